@@ -1,0 +1,105 @@
+"""The domain vocabulary: statuses, records, and the wire payloads of the seed document.
+
+Everything here is immutable data. Times are wall-clock UTC epoch seconds (floats); the
+only place they become text is `format_time`, which renders the seed's ISO 8601 form with
+whole seconds and a `Z` suffix (Swift's default decoder rejects fractional seconds).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+
+class PresenceStatus(enum.StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+    @property
+    def rank(self) -> int:
+        """Higher wins when devices are aggregated: online > away > offline."""
+        return _RANK[self]
+
+
+_RANK = {PresenceStatus.OFFLINE: 0, PresenceStatus.AWAY: 1, PresenceStatus.ONLINE: 2}
+
+
+def format_time(epoch: float | None) -> str | None:
+    """ISO 8601 UTC, whole seconds (floored), `Z` suffix; None stays None."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(math.floor(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> float:
+    """Inverse of `format_time` (accepts any ISO 8601 with an offset or `Z`)."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceRecord:
+    """A user's aggregate presence: what is pushed, persisted and read."""
+
+    user_id: int
+    status: PresenceStatus
+    last_seen: float | None
+
+    def as_json(self) -> dict:
+        return {
+            "user_id": self.user_id,
+            "status": self.status.value,
+            "last_seen": format_time(self.last_seen),
+        }
+
+
+def offline_record(user_id: int, last_seen: float | None = None) -> PresenceRecord:
+    return PresenceRecord(user_id, PresenceStatus.OFFLINE, last_seen)
+
+
+@dataclass(frozen=True, slots=True)
+class TypingRecord:
+    user_id: int
+    conversation_id: int
+    is_typing: bool
+
+    def as_json(self) -> dict:
+        return {
+            "user_id": self.user_id,
+            "conversation_id": self.conversation_id,
+            "is_typing": self.is_typing,
+        }
+
+
+def presence_update_frame(record: PresenceRecord) -> bytes:
+    """The seed's `presence_update` message, serialized once per change."""
+    return orjson.dumps({"type": "presence_update", "data": record.as_json()})
+
+
+def typing_update_frame(record: TypingRecord) -> bytes:
+    """The seed's `typing_update` message, serialized once per change."""
+    return orjson.dumps({"type": "typing_update", "data": record.as_json()})
+
+
+def initial_state_frame(
+    presences: list[PresenceRecord], typing: list[TypingRecord], typing_users: frozenset[int]
+) -> bytes:
+    """The seed's `initial_state`: presences in the GET shape (with `is_typing`) plus typers."""
+    return orjson.dumps(
+        {
+            "type": "initial_state",
+            "data": {
+                "presences": [
+                    {**p.as_json(), "is_typing": p.user_id in typing_users} for p in presences
+                ],
+                "typing": [t.as_json() for t in typing],
+            },
+        }
+    )

@@ -1,0 +1,65 @@
+"""The storage port: what the actors need from persistence, and nothing more.
+
+Actors never await the database. They hand snapshots to `persist`, which must return at
+once (write-behind: the store queues and coalesces them); they read what they need on
+start (`load_presence`) and the directory through `load_directory`. The storage actor in
+`storage/` implements this for Postgres and SQLite; `MemoryStore` here implements it in
+memory and is a real backend for timing tests and ephemeral use, not a mock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .model import PresenceRecord
+
+
+@dataclass(frozen=True)
+class DirectoryData:
+    """Who exists and how they are related (SPEC §4), as loaded from the store."""
+
+    users: Mapping[int, str] = field(default_factory=dict)  # id -> display_name
+    partnerships: frozenset[tuple[int, int]] = frozenset()  # each pair once, (low, high)
+    circles: Mapping[int, tuple[str, frozenset[int]]] = field(default_factory=dict)
+    conversations: Mapping[int, frozenset[int]] = field(default_factory=dict)
+
+
+class PresenceStore(Protocol):
+    """What actors and the web layer need from persistence."""
+
+    def persist(self, record: PresenceRecord) -> None:
+        """Queue a snapshot for writing; never blocks, never raises on database trouble."""
+
+    async def load_presence(self, user_ids: Iterable[int]) -> dict[int, PresenceRecord]:
+        """Persisted presence of these users (pending writes included); absent if never seen."""
+
+    async def load_directory(self) -> DirectoryData:
+        """The whole directory, for `Directory.build`."""
+
+    def ready(self) -> bool:
+        """True while the store can reach its database (for /readyz)."""
+
+
+class MemoryStore:
+    """`memory://`: the port kept in dictionaries. Snapshots are visible at once."""
+
+    def __init__(self, directory: DirectoryData | None = None) -> None:
+        self.rows: dict[int, PresenceRecord] = {}
+        self.directory = directory or DirectoryData()
+        self.persisted = 0
+
+    def persist(self, record: PresenceRecord) -> None:
+        self.rows[record.user_id] = record
+        self.persisted += 1
+
+    async def load_presence(self, user_ids: Iterable[int]) -> dict[int, PresenceRecord]:
+        rows = self.rows
+        return {uid: rows[uid] for uid in user_ids if uid in rows}
+
+    async def load_directory(self) -> DirectoryData:
+        return self.directory
+
+    def ready(self) -> bool:
+        return True
