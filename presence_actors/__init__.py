@@ -1,0 +1,53 @@
+"""presence-actors core: every user and conversation with live state is a supervised trio
+actor that owns its state and its deadlines. No HTTP and no SQL in this package."""
+
+from .clock import WallClock
+from .conversation_rules import TypingResult
+from .directory import Directory
+from .errors import ActorUnavailable, NotFound, PresenceError, RateLimited, TooManySockets
+from .model import (
+    PresenceRecord,
+    PresenceStatus,
+    TypingRecord,
+    format_time,
+    initial_state_frame,
+    parse_time,
+    presence_update_frame,
+    typing_update_frame,
+)
+from .outbox import Outbox, Subscribers
+from .ports import DirectoryData, MemoryStore, PresenceStore
+from .service import PresenceService, PresenceView, ServiceStatistics, Subscription, open_presence
+from .supervisor import Supervisor
+from .timing import Timing
+
+__all__ = [
+    "ActorUnavailable",
+    "Directory",
+    "DirectoryData",
+    "MemoryStore",
+    "NotFound",
+    "Outbox",
+    "PresenceError",
+    "PresenceRecord",
+    "PresenceService",
+    "PresenceStatus",
+    "PresenceStore",
+    "PresenceView",
+    "RateLimited",
+    "ServiceStatistics",
+    "Subscribers",
+    "Subscription",
+    "Supervisor",
+    "Timing",
+    "TooManySockets",
+    "TypingRecord",
+    "TypingResult",
+    "WallClock",
+    "format_time",
+    "initial_state_frame",
+    "open_presence",
+    "parse_time",
+    "presence_update_frame",
+    "typing_update_frame",
+]

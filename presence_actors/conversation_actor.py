@@ -1,0 +1,64 @@
+"""ConversationActor: the thin shell around `conversation_rules` for one conversation.
+
+Typers are rebuilt from the typing index on (re)start, expiries included, so a crash
+never leaves an indicator stuck on; only the rate-limit buckets start afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from . import conversation_rules as rules
+from .model import TypingRecord, typing_update_frame
+from .user_actor import deliver_reply
+
+
+class ConversationActor:
+    expire_message = rules.Expire()
+
+    def __init__(self, registry: Any, conversation_id: int, inbox: trio.MemoryReceiveChannel):
+        self.registry = registry
+        self.runtime = registry.runtime
+        self.conversation_id = conversation_id
+        self.inbox = inbox
+
+    async def start(self) -> rules.ConversationState:
+        typers = dict(self.runtime.typing.typers(self.conversation_id))
+        return rules.ConversationState(self.conversation_id, typers, {})
+
+    def apply(self, state: rules.ConversationState, message: Any, now: float):
+        return rules.apply(state, message, now, self.runtime.timing)
+
+    def next_deadline(self, state: rules.ConversationState) -> float | None:
+        return rules.next_deadline(state, self.runtime.timing)
+
+    def is_idle(self, state: rules.ConversationState) -> bool:
+        return rules.is_idle(state)
+
+    def retire(self, state: rules.ConversationState) -> bool:
+        return self.registry.retire("conversation", self.conversation_id, self.inbox)
+
+    def abandon(self) -> None:
+        """Given up after repeated crashes: end every indicator rather than leave it stuck."""
+        for user_id in list(self.runtime.typing.typers(self.conversation_id)):
+            self.push(TypingRecord(user_id, self.conversation_id, False))
+        self.runtime.typing.update(self.conversation_id, {})
+
+    def execute(self, state: rules.ConversationState, effects: list[rules.Effect]) -> None:
+        self.runtime.typing.update(self.conversation_id, state.typers)
+        for effect in effects:
+            match effect:
+                case rules.Push(record):
+                    self.push(record)
+                case rules.Reply(reply, value):
+                    deliver_reply(reply, value)
+
+    def push(self, record: TypingRecord) -> None:
+        runtime = self.runtime
+        recipients = runtime.directory.participants(self.conversation_id) - {record.user_id}
+        key = ("typing", record.user_id, record.conversation_id)
+        delivered = runtime.subscribers.deliver(recipients, key, typing_update_frame(record))
+        runtime.counters.typing_pushes += 1
+        runtime.counters.deliveries += delivered

@@ -1,0 +1,171 @@
+"""Finds or lazily starts the actor for a user or a conversation, and lets idle ones go.
+
+An actor retires itself only when its mailbox is empty, and it leaves the registry and
+closes its mailbox in the same step (no checkpoint in between), so a message is never
+sent into a dying actor: a sender holding the old ref gets `ActorGone` and looks up
+again, which starts a fresh actor. A full mailbox is refused at once with
+`ActorUnavailable`; a message that must not be lost (a socket's disconnect) waits for
+room in a helper task instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from .actor import STOP, run_actor
+from .errors import ActorUnavailable
+from .mailbox import ActorGone, ActorRef, Reply, open_mailbox
+from .runtime import Runtime
+from .supervisor import Supervisor
+
+USER, CONVERSATION = "user", "conversation"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStatistics:
+    users: int
+    conversations: int
+    started: int
+    retired: int
+
+
+class Registry:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        runtime: Runtime,
+        behaviours: dict[str, Callable[[Registry, int, trio.MemoryReceiveChannel], Any]],
+    ) -> None:
+        self.supervisor = supervisor
+        self.runtime = runtime
+        self._behaviours = behaviours
+        self._live: dict[str, dict[int, ActorRef]] = {kind: {} for kind in behaviours}
+        self._inboxes: dict[tuple[str, int], trio.MemoryReceiveChannel] = {}
+        self.started = 0
+        self.retired = 0
+        self.closing = False
+
+    # --- finding and starting ----------------------------------------------------------
+
+    def ref(self, kind: str, key: int) -> ActorRef:
+        """The live actor for (kind, key), started now if there is none."""
+        live = self._live[kind]
+        ref = live.get(key)
+        if ref is None:
+            if self.closing:
+                raise ActorUnavailable("the service is shutting down")
+            ref, inbox = open_mailbox((kind, key), self.runtime.timing.mailbox_size)
+            live[key] = ref
+            self._inboxes[(kind, key)] = inbox
+            self.started += 1
+            behaviour = self._behaviours[kind](self, key, inbox)
+            self.supervisor.spawn(
+                f"{kind}:{key}",
+                lambda: run_actor(behaviour, inbox, self.runtime.clock),
+                lambda _exc: self._give_up(kind, key, inbox, behaviour),
+            )
+        return ref
+
+    def live(self, kind: str, key: int) -> ActorRef | None:
+        """The actor for (kind, key) if it is running; never starts one."""
+        return self._live[kind].get(key)
+
+    def count(self, kind: str) -> int:
+        return len(self._live[kind])
+
+    # --- sending -------------------------------------------------------------------------
+
+    def tell(self, kind: str, key: int, message: Any) -> None:
+        """Deliver without waiting; raises ActorUnavailable when the mailbox is full."""
+        while True:
+            try:
+                self.ref(kind, key).tell(message)
+                return
+            except ActorGone:
+                continue
+            except ActorUnavailable:
+                self.runtime.counters.rejected_busy += 1
+                raise
+
+    def tell_reliably(self, kind: str, key: int, message: Any) -> None:
+        """Deliver even when the mailbox is full (a helper task waits for room)."""
+        try:
+            self.tell(kind, key, message)
+        except ActorUnavailable:
+            if self.live(kind, key) is not None:
+                name = f"deliver:{kind}:{key}"
+                self.supervisor.spawn(name, lambda: self._send(kind, key, message))
+
+    async def _send(self, kind: str, key: int, message: Any) -> None:
+        while (ref := self.live(kind, key)) is not None or not self.closing:
+            try:
+                await (ref or self.ref(kind, key)).send.send(message)
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                continue
+
+    async def ask(self, kind: str, key: int, make: Callable[[Reply], Any]) -> Any:
+        """Send a request carrying its own reply slot; wait for the answer under a deadline."""
+        reply = Reply()
+        self.tell(kind, key, make(reply))
+        return await reply.wait(self.runtime.timing.request_timeout)
+
+    # --- stopping ------------------------------------------------------------------------
+
+    def retire(self, kind: str, key: int, inbox: trio.MemoryReceiveChannel) -> bool:
+        """Called by an idle actor: leave if nothing is queued. Synchronous on purpose."""
+        if inbox.statistics().current_buffer_used:
+            return False
+        self._forget(kind, key, inbox)
+        self.retired += 1
+        return True
+
+    def _forget(self, kind: str, key: int, inbox: trio.MemoryReceiveChannel) -> None:
+        if self._inboxes.get((kind, key)) is inbox:
+            del self._inboxes[(kind, key)]
+            del self._live[kind][key]
+        inbox.close()
+
+    def _give_up(
+        self, kind: str, key: int, inbox: trio.MemoryReceiveChannel, behaviour: Any
+    ) -> None:
+        """A child crashed too often: fail what it had queued; the next message starts anew."""
+        self._forget(kind, key, inbox)
+        while True:
+            try:
+                message = inbox.receive_nowait()
+            except (trio.WouldBlock, trio.ClosedResourceError, trio.EndOfChannel):
+                break
+            reply = getattr(message, "reply", None)
+            if reply is not None:
+                reply.fail(ActorUnavailable(f"{kind} {key} is failing"))
+        behaviour.abandon()
+
+    async def stop_all(self, timeout: float) -> None:
+        """Shutdown: every actor finishes its queue then ends; waits at most `timeout`."""
+        self.closing = True
+        for live in self._live.values():
+            for ref in list(live.values()):
+                try:
+                    ref.send.send_nowait(STOP)
+                except trio.WouldBlock:
+                    self.supervisor.spawn(f"stop:{ref.key}", lambda ref=ref: _send_stop(ref))
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
+        with trio.move_on_after(timeout):
+            await self.supervisor.wait_idle()
+
+    def statistics(self) -> RegistryStatistics:
+        return RegistryStatistics(
+            self.count(USER), self.count(CONVERSATION), self.started, self.retired
+        )
+
+
+async def _send_stop(ref: ActorRef) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await ref.send.send(STOP)

@@ -1,0 +1,106 @@
+"""One-for-one supervision with bounded restart intensity.
+
+Each child runs in the supervisor's nursery inside a restart loop: when it raises, it is
+started again with fresh state (the child rebuilds from the store and the live sessions),
+and nothing else notices. A child that crashes more than `max_restarts` times within
+`period` seconds is given up: its `on_give_up` callback runs and the loop ends, so a
+poisoned actor cannot spin. Cancellation is never caught.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+log = logging.getLogger("presence_actors.supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorStatistics:
+    running: int
+    restarts: int
+    given_up: int
+
+
+class Supervisor:
+    def __init__(self, nursery: trio.Nursery, max_restarts: int, period: float) -> None:
+        self._nursery = nursery
+        self._max_restarts = max_restarts
+        self._period = period
+        self.running = 0
+        self._idle: trio.Event | None = None
+        self.restarts = 0
+        self.given_up = 0
+
+    def spawn(
+        self,
+        name: str,
+        run: Callable[[], Awaitable[Any]],
+        on_give_up: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Start `run()` as a supervised child (no await: actors start lazily and cheaply)."""
+        self._nursery.start_soon(self._child, name, run, on_give_up, name=name)
+
+    async def _child(
+        self,
+        name: str,
+        run: Callable[[], Awaitable[Any]],
+        on_give_up: Callable[[BaseException], None] | None,
+    ) -> None:
+        crashes: deque[float] = deque()
+        self.running += 1
+        try:
+            while True:
+                try:
+                    await run()
+                    return
+                except Exception as exc:
+                    now = trio.current_time()
+                    crashes.append(now)
+                    while crashes and crashes[0] <= now - self._period:
+                        crashes.popleft()
+                    if len(crashes) > self._max_restarts:
+                        self.given_up += 1
+                        log.error(
+                            "%s crashed %d times in %.0f s; giving up",
+                            name,
+                            len(crashes),
+                            self._period,
+                            exc_info=exc,
+                        )
+                        if on_give_up is not None:
+                            on_give_up(exc)
+                        return
+                    self.restarts += 1
+                    log.warning("%s crashed; restarting", name, exc_info=exc)
+        finally:
+            self.running -= 1
+            if not self.running and self._idle is not None:
+                self._idle.set()
+                self._idle = None
+
+    async def wait_idle(self) -> None:
+        """Wait until no child is running."""
+        if self.running:
+            self._idle = self._idle or trio.Event()
+            await self._idle.wait()
+
+    def statistics(self) -> SupervisorStatistics:
+        return SupervisorStatistics(self.running, self.restarts, self.given_up)
+
+
+@asynccontextmanager
+async def open_supervisor(max_restarts: int = 3, period: float = 10.0):
+    """A supervisor whose children are cancelled when the block exits."""
+    async with trio.open_nursery() as nursery:
+        supervisor = Supervisor(nursery, max_restarts, period)
+        try:
+            yield supervisor
+        finally:
+            nursery.cancel_scope.cancel()

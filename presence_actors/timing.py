@@ -1,0 +1,30 @@
+"""Every timeout and limit of SPEC §5, §6 and §8, in one immutable value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import PresenceStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    online_ttl: float = 60.0  # device lifetime after its last activity, while online
+    away_ttl: float = 600.0  # ... while away (also after its last socket closes)
+    disconnect_grace: float = 10.0  # an online device outlives its last socket this long
+    status_min_interval: float = 5.0  # per (user, device); offline is exempt
+    typing_ttl: float = 5.0
+    typing_burst: int = 5  # per (user, conversation) token bucket
+    typing_rate: float = 1.0  # tokens per second
+    request_timeout: float = 5.0  # how long a caller waits for an actor's reply
+    mailbox_size: int = 256
+    max_sockets_per_user: int = 20
+    directory_refresh: float = 30.0
+    max_restarts: int = 3  # per actor within restart_period, then it is given up
+    restart_period: float = 10.0
+
+    def ttl(self, status: PresenceStatus) -> float:
+        return self.online_ttl if status is PresenceStatus.ONLINE else self.away_ttl
+
+    def after_last_socket(self, status: PresenceStatus) -> float:
+        return self.disconnect_grace if status is PresenceStatus.ONLINE else self.away_ttl

@@ -1,0 +1,95 @@
+"""UserActor: the thin shell around `user_rules` for one user.
+
+It rebuilds its state on (re)start — last_seen and the last announced status from the
+board (after a crash) or the store, and one connected device per live session — then
+applies the rules and carries out their effects: push to everyone who can see the user,
+persist the snapshot, answer the caller, and end the user's typing when they go offline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from . import user_rules as rules
+from .conversation_rules import ClearUser
+from .model import PresenceStatus, presence_update_frame
+
+
+class UserActor:
+    expire_message = rules.Expire()
+
+    def __init__(self, registry: Any, user_id: int, inbox: trio.MemoryReceiveChannel) -> None:
+        self.registry = registry
+        self.runtime = registry.runtime
+        self.user_id = user_id
+        self.inbox = inbox
+
+    async def start(self) -> rules.UserState:
+        runtime = self.runtime
+        previous = runtime.board.get(self.user_id)
+        if previous is None:
+            stored = await runtime.store.load_presence([self.user_id])
+            previous = stored.get(self.user_id)
+        last_seen = previous.last_seen if previous else None
+        announced = previous.status if previous else PresenceStatus.OFFLINE
+        state = rules.new_user(self.user_id, last_seen, announced)
+        now = runtime.clock.now()
+        for outbox in runtime.subscribers.of(self.user_id):  # sessions that outlived a crash
+            state = rules.connect(state, outbox.device_id, now)
+        state, effects = rules.announce(
+            rules.new_user(self.user_id, last_seen, announced), state, []
+        )
+        self.execute(state, effects)
+        return state
+
+    def apply(self, state: rules.UserState, message: Any, now: float):
+        return rules.apply(state, message, now, self.runtime.timing)
+
+    def next_deadline(self, state: rules.UserState) -> float | None:
+        return rules.next_deadline(state)
+
+    def is_idle(self, state: rules.UserState) -> bool:
+        return rules.is_idle(state)
+
+    def retire(self, state: rules.UserState) -> bool:
+        if not self.registry.retire("user", self.user_id, self.inbox):
+            return False
+        self.runtime.board.pop(self.user_id, None)
+        return True
+
+    def abandon(self) -> None:
+        self.runtime.board.pop(self.user_id, None)
+
+    def execute(self, state: rules.UserState, effects: list[rules.Effect]) -> None:
+        runtime = self.runtime
+        for effect in effects:
+            match effect:
+                case rules.Persist(record):
+                    runtime.board[self.user_id] = record
+                    runtime.store.persist(record)
+                case rules.Push(record):
+                    frame = presence_update_frame(record)
+                    visible = runtime.directory.visible(self.user_id)
+                    delivered = runtime.subscribers.deliver(visible, self.user_id, frame)
+                    runtime.counters.presence_pushes += 1
+                    runtime.counters.deliveries += delivered
+                case rules.ClearTyping(user_id):
+                    for conversation_id in runtime.typing.conversations_of(user_id):
+                        if self.registry.live("conversation", conversation_id) is not None:
+                            self.registry.tell_reliably(
+                                "conversation", conversation_id, ClearUser(user_id)
+                            )
+                case rules.Reply(reply, value):
+                    deliver_reply(reply, value)
+
+
+def deliver_reply(reply: Any, value: Any) -> None:
+    """Answer a request (requests sent with `tell` carry no reply slot)."""
+    if reply is None:
+        return
+    if isinstance(value, Exception):
+        reply.fail(value)
+    else:
+        reply.set(value)

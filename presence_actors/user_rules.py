@@ -1,0 +1,266 @@
+"""A user's presence rules (SPEC §5) as pure functions: state and a message in, new state
+and effects out, `now` (wall-clock epoch seconds) passed in. No trio, no I/O.
+
+A device lives while it has an open socket; without one it lives until its
+`expires_at`: last activity + TTL of its status, or, when its last socket closed, the
+disconnect grace (online) or the away TTL (away). The user's status is the highest of
+the live devices; a push happens exactly when that aggregate changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .errors import RateLimited
+from .model import PresenceRecord, PresenceStatus
+from .timing import Timing
+
+ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
+
+
+# --- state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    status: PresenceStatus  # online or away; an offline device is simply absent
+    last_activity: float
+    expires_at: float | None  # None while the device has an open socket
+    status_at: float | None = None  # last accepted status update, for the rate limit
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    user_id: int
+    devices: Mapping[str, Device]
+    sockets: Mapping[str, int]  # open sockets per device key (a device may post offline)
+    last_seen: float | None
+    announced: PresenceStatus  # the aggregate last pushed to watchers
+
+    @property
+    def status(self) -> PresenceStatus:
+        return aggregate(self.devices)
+
+    @property
+    def record(self) -> PresenceRecord:
+        return PresenceRecord(self.user_id, self.status, self.last_seen)
+
+
+def new_user(
+    user_id: int, last_seen: float | None = None, announced: PresenceStatus = OFFLINE
+) -> UserState:
+    return UserState(user_id, {}, {}, last_seen, announced)
+
+
+def aggregate(devices: Mapping[str, Device]) -> PresenceStatus:
+    """The highest status of the live devices; none means offline."""
+    best = OFFLINE
+    for device in devices.values():
+        if device.status.rank > best.rank:
+            best = device.status
+    return best
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    device_id: str
+    status: PresenceStatus
+    reply: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """Activity that is not a status update: a typing POST, any WebSocket frame."""
+
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    device_id: str
+    reply: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expire:
+    """The actor's deadline passed (fed in by the actor loop, never sent by others)."""
+
+
+UserMessage = SetStatus | Touch | Connect | Disconnect | Expire
+
+
+# --- effects -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """Tell everyone who can see this user: the aggregate changed."""
+
+    record: PresenceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Status or last_seen changed: hand the snapshot to storage (and the read view)."""
+
+    record: PresenceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    reply: Any
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ClearTyping:
+    """The user went offline: their typing ends everywhere."""
+
+    user_id: int
+
+
+Effect = Push | Persist | Reply | ClearTyping
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def apply(
+    state: UserState, message: UserMessage, now: float, timing: Timing
+) -> tuple[UserState, list[Effect]]:
+    """One step: expire what is due, handle the message, then derive push and persist."""
+    before = state
+    state = expire(state, now)
+    effects: list[Effect] = []
+    match message:
+        case SetStatus(device_id, status, reply):
+            try:
+                state = set_status(state, device_id, status, now, timing)
+            except RateLimited as limited:
+                effects.append(Reply(reply, limited))
+            else:
+                effects.append(Reply(reply, state.record))
+        case Touch(device_id):
+            state = touch(state, device_id, now, timing)
+        case Connect(device_id, reply):
+            state = connect(state, device_id, now)
+            effects.append(Reply(reply, state.record))
+        case Disconnect(device_id):
+            state = disconnect(state, device_id, now, timing)
+        case Expire():
+            pass
+    return announce(before, state, effects)
+
+
+def announce(
+    before: UserState, state: UserState, effects: list[Effect]
+) -> tuple[UserState, list[Effect]]:
+    """Derive Persist / Push / ClearTyping from what changed; replies go last."""
+    derived: list[Effect] = []
+    status = state.status
+    if status is not before.status or state.last_seen != before.last_seen:
+        derived.append(Persist(state.record))
+    if status is not state.announced:
+        derived.append(Push(state.record))
+        if status is OFFLINE:
+            derived.append(ClearTyping(state.user_id))
+        state = replace(state, announced=status)
+    return state, derived + effects
+
+
+def expire(state: UserState, now: float) -> UserState:
+    """Drop devices whose lifetime has run out. Expiry does not move last_seen."""
+    live = {
+        key: device
+        for key, device in state.devices.items()
+        if device.expires_at is None or device.expires_at > now
+    }
+    if len(live) == len(state.devices):
+        return state
+    return replace(state, devices=live)
+
+
+def set_status(
+    state: UserState, device_id: str, status: PresenceStatus, now: float, timing: Timing
+) -> UserState:
+    """An explicit status update. Raises RateLimited (and changes nothing) when too soon."""
+    devices = dict(state.devices)
+    if status is OFFLINE:
+        # Offline is never limited and ends the device at once, rate window included.
+        devices.pop(device_id, None)
+        return replace(state, devices=devices, last_seen=now)
+    current = devices.get(device_id)
+    if current is not None and current.status_at is not None:
+        ready_at = current.status_at + timing.status_min_interval
+        if now < ready_at:
+            raise RateLimited(max(1, math.ceil(ready_at - now)))
+    has_socket = state.sockets.get(device_id, 0) > 0
+    expires_at = None if has_socket else now + timing.ttl(status)
+    devices[device_id] = Device(status, now, expires_at, status_at=now)
+    return replace(state, devices=devices, last_seen=now)
+
+
+def touch(state: UserState, device_id: str, now: float, timing: Timing) -> UserState:
+    """Activity extends a live device; a device with no live status stays absent."""
+    device = state.devices.get(device_id)
+    if device is None:
+        return state
+    has_socket = state.sockets.get(device_id, 0) > 0
+    expires_at = None if has_socket else now + timing.ttl(device.status)
+    device = replace(device, last_activity=now, expires_at=expires_at)
+    return replace(state, devices={**state.devices, device_id: device}, last_seen=now)
+
+
+def connect(state: UserState, device_id: str, now: float) -> UserState:
+    """A socket opens: the device lives while it is open, and comes online if it had no status."""
+    sockets = {**state.sockets, device_id: state.sockets.get(device_id, 0) + 1}
+    device = state.devices.get(device_id)
+    if device is None:
+        device = Device(ONLINE, now, None)
+    else:
+        device = replace(device, last_activity=now, expires_at=None)
+    devices = {**state.devices, device_id: device}
+    return replace(state, devices=devices, sockets=sockets, last_seen=now)
+
+
+def disconnect(state: UserState, device_id: str, now: float, timing: Timing) -> UserState:
+    """A socket closes (counts as activity); after the last one the device lives on a while."""
+    open_sockets = state.sockets.get(device_id, 0)
+    if open_sockets <= 0:
+        return state
+    sockets = dict(state.sockets)
+    if open_sockets == 1:
+        del sockets[device_id]
+    else:
+        sockets[device_id] = open_sockets - 1
+    device = state.devices.get(device_id)
+    if device is None:
+        return replace(state, sockets=sockets)
+    expires_at = None
+    if device_id not in sockets:
+        expires_at = now + timing.after_last_socket(device.status)
+    device = replace(device, last_activity=now, expires_at=expires_at)
+    devices = {**state.devices, device_id: device}
+    return replace(state, devices=devices, sockets=sockets, last_seen=now)
+
+
+def next_deadline(state: UserState) -> float | None:
+    """When the next device expires (wall time), or None if nothing is pending."""
+    deadlines = [d.expires_at for d in state.devices.values() if d.expires_at is not None]
+    return min(deadlines) if deadlines else None
+
+
+def is_idle(state: UserState) -> bool:
+    """Nothing live and nothing pending: the actor may persist and stop."""
+    return not state.devices and not state.sockets
