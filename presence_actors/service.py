@@ -116,7 +116,7 @@ class PresenceService:
             self.runtime.counters.rate_limited += 1
             raise
 
-    def touch(self, user_id: int, device_id: str) -> None:
+    async def touch(self, user_id: int, device_id: str) -> None:
         """Activity on a device (a typing POST, a WebSocket frame). Only a live user needs it."""
         if self.registry.live(USER, user_id) is not None:
             self.registry.tell(USER, user_id, user_rules.Touch(device_id))
@@ -187,7 +187,7 @@ class PresenceService:
             self.runtime.counters.rate_limited += 1
             raise
         if device_id is not None:
-            self.touch(user_id, device_id)
+            await self.touch(user_id, device_id)
         return result
 
     # --- subscriptions -------------------------------------------------------------------
