@@ -1,0 +1,76 @@
+"""The Quart-Trio application factory.
+
+    app = create_app(settings)              # tests, `presence-actors serve`
+    hypercorn --worker-class trio -c python:web.hypercorn_conf 'web.app:create_app()'
+
+`create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
+key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
+The store and the actors start in `before_serving` and stop — flushing the store — in
+`after_serving`; see `runtime.py`.
+"""
+
+from __future__ import annotations
+
+from quart_schema import HttpSecurityScheme, Info, QuartSchema
+from quart_trio import QuartTrio
+
+from . import errors
+from .config import MAX_BODY_BYTES, Settings
+from .rest import api, ops
+from .runtime import Runtime
+from .socket import subscribe
+
+TITLE = "presence-actors"
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
+    """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL."""
+    if settings is None:
+        settings = Settings.from_env().with_dev_secret()
+    runtime = Runtime(settings, store)
+    app = QuartTrio("presence_actors.web")
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        BODY_TIMEOUT=30,
+        RESPONSE_TIMEOUT=60,
+        PROVIDE_AUTOMATIC_OPTIONS=True,
+    )
+    app.extensions["presence"] = runtime
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        swagger_ui_path=None,
+        info=Info(title=TITLE, version=VERSION,
+                  description="Realtime presence: who is online, away or offline, and who is "
+                              "typing. WebSocket: /api/presence/subscribe (see docs/api.md)."),
+        security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
+        security=[{"bearer": []}],
+    )
+    app.register_blueprint(api)
+    app.register_blueprint(ops)
+    app.register_blueprint(subscribe)
+    errors.register(app, lambda: runtime.metrics.rate_limited.labels(_endpoint()).inc())
+
+    @app.before_serving
+    async def _start() -> None:
+        await runtime.start(app.nursery)
+
+    @app.after_serving
+    async def _stop() -> None:
+        await runtime.stop()
+
+    return app
+
+
+def runtime_of(app: QuartTrio) -> Runtime:
+    return app.extensions["presence"]
+
+
+def _endpoint() -> str:
+    from quart import request
+
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unknown"

@@ -1,0 +1,171 @@
+"""Service settings (SPEC §12): one frozen dataclass, read from `PRESENCE_*` or CLI flags.
+
+`SETTINGS` is the single table of names: the CLI builds a flag with `envvar=` from each
+entry, `from_env` reads the same variables when hypercorn imports `create_app()`, and
+docs/configuration.md lists them. Durations are seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from presence_actors import Timing
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (a missing key, an unknown algorithm)."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str  # Settings field
+    kind: type
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "PRESENCE_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("host", str, "listen address"),
+    SettingSpec("port", int, "listen port (0 picks a free one)"),
+    SettingSpec("data_dir", str, "directory for the dev JWT secret and the SQLite file"),
+    SettingSpec("database_url", str, "store: postgresql://..., sqlite:///path or memory://"),
+    SettingSpec("jwt_secret", str, "HS256 secret (default: a dev secret kept in the data dir)"),
+    SettingSpec("jwt_public_key", str, "PEM public key for RS256/ES256"),
+    SettingSpec("jwt_public_key_file", str, "file holding the PEM public key"),
+    SettingSpec("jwt_algorithms", str, "accepted JWT algorithms, comma-separated"),
+    SettingSpec("jwt_audience", str, "required `aud` claim (unchecked when unset)"),
+    SettingSpec("jwt_issuer", str, "required `iss` claim (unchecked when unset)"),
+    SettingSpec("jwt_leeway", float, "clock skew allowed on exp/nbf/iat, seconds"),
+    SettingSpec("online_ttl", float, "lifetime of an online device after its last activity"),
+    SettingSpec("away_ttl", float, "lifetime of an away device after its last activity"),
+    SettingSpec("disconnect_grace", float, "how long an online device outlives its last socket"),
+    SettingSpec("status_min_interval", float, "minimum seconds between status updates per device"),
+    SettingSpec("typing_ttl", float, "typing indicator lifetime without a refresh"),
+    SettingSpec("typing_burst", int, "typing requests allowed in a burst per conversation"),
+    SettingSpec("typing_rate", float, "typing requests per second sustained per conversation"),
+    SettingSpec("max_sockets_per_user", int, "open WebSockets allowed per user"),
+    SettingSpec("request_timeout", float, "deadline for an actor's reply, then 503"),
+    SettingSpec("mailbox_size", int, "bounded inbox of each actor"),
+    SettingSpec("directory_refresh", float, "directory reload period"),
+    SettingSpec("ws_ping_interval", float, "seconds between protocol pings on each WebSocket"),
+    SettingSpec("dead_peer_timeout", float, "close a connection that sent nothing for this long"),
+    SettingSpec("write_timeout", float, "close a WebSocket (1013) that cannot take a write"),
+    SettingSpec("shutdown_timeout", float, "bound on closing sockets and flushing at shutdown"),
+    SettingSpec("demo", bool, "import the demo directory when the directory is empty"),
+    SettingSpec("access_log", bool, "write an access log line per request to stderr"),
+)
+
+DEV_SECRET_FILE = "jwt-secret"
+MAX_BODY_BYTES = 4096
+MAX_FRAME_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = ".presence"
+    database_url: str | None = None  # default: sqlite:///<data_dir>/presence.db
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_public_key_file: str | None = None
+    jwt_algorithms: str = "HS256"
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway: float = 10.0
+    online_ttl: float = 60.0
+    away_ttl: float = 600.0
+    disconnect_grace: float = 10.0
+    status_min_interval: float = 5.0
+    typing_ttl: float = 5.0
+    typing_burst: int = 5
+    typing_rate: float = 1.0
+    max_sockets_per_user: int = 20
+    request_timeout: float = 5.0
+    mailbox_size: int = 256
+    directory_refresh: float = 30.0
+    ws_ping_interval: float = 15.0
+    dead_peer_timeout: float = 45.0
+    write_timeout: float = 30.0
+    shutdown_timeout: float = 10.0
+    demo: bool = False
+    access_log: bool = False
+    extra: Mapping[str, object] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from `PRESENCE_*` variables (what `hypercorn 'web.app:create_app()'` uses)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for spec in SETTINGS:
+            raw = environ.get(spec.env)
+            if raw is not None and raw != "":
+                values[spec.name] = parse_value(spec, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.data_dir).resolve()}/presence.db"
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.jwt_algorithms.split(",") if a.strip())
+
+    def timing(self) -> Timing:
+        """The core's timing knobs, from the settings of the same name."""
+        from presence_actors.timing import Timing
+
+        names = {f.name for f in fields(Timing)}
+        return Timing(**{n: getattr(self, n) for n in names if hasattr(self, n)})
+
+    def with_dev_secret(self) -> Settings:
+        """Fill in the dev HS256 secret (created once, 0600, in the data dir) if none is set."""
+        if self.jwt_secret or self.jwt_public_key or self.jwt_public_key_file:
+            return self
+        return replace(self, jwt_secret=dev_secret(Path(self.data_dir)))
+
+
+def parse_value(spec: SettingSpec, raw: str) -> object:
+    if spec.kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{spec.env}: expected 1/0, got {raw!r}")
+    try:
+        return spec.kind(raw)
+    except ValueError:
+        raise ConfigError(f"{spec.env}: expected {spec.kind.__name__}, got {raw!r}") from None
+
+
+def dev_secret(data_dir: Path) -> str:
+    """The development HS256 secret: generated on first use, then read back (mode 0600)."""
+    path = data_dir / DEV_SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret

@@ -1,0 +1,67 @@
+"""The demo directory `serve` imports into an empty store, so a fresh checkout has users.
+
+Ada and Grace are partners; Ada, Grace, Linus and Barbara are in a book club; Ada and Alan
+share a conversation; Edsger is alone (he sees only himself). Mint a token for any of them
+with `presence-actors token 1`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("presence_actors.web")
+
+DEMO_DIRECTORY = {
+    "users": [
+        {"id": 1, "display_name": "Ada"},
+        {"id": 2, "display_name": "Grace"},
+        {"id": 3, "display_name": "Alan"},
+        {"id": 4, "display_name": "Linus"},
+        {"id": 5, "display_name": "Barbara"},
+        {"id": 6, "display_name": "Edsger"},
+    ],
+    "partnerships": [[1, 2]],
+    "circles": [{"id": 1, "name": "Book club", "members": [1, 2, 4, 5]}],
+    "conversations": [
+        {"id": 1, "participants": [1, 2]},
+        {"id": 2, "participants": [1, 3]},
+        {"id": 3, "participants": [2, 4, 5]},
+    ],
+}
+
+
+def directory_data(document: dict):
+    """A directory file's content (SPEC §12 format) as the core's `DirectoryData`."""
+    from presence_actors.ports import DirectoryData
+
+    return DirectoryData(
+        users={u["id"]: u["display_name"] for u in document["users"]},
+        partnerships=frozenset((min(a, b), max(a, b)) for a, b in document["partnerships"]),
+        circles={c["id"]: (c["name"], frozenset(c["members"])) for c in document["circles"]},
+        conversations={
+            c["id"]: frozenset(c["participants"]) for c in document["conversations"]
+        },
+    )
+
+
+async def install_demo(service, store_url: str) -> bool:
+    """Import the demo directory if the store's directory is empty; True if it did."""
+    store = service.store
+    current = await store.load_directory()
+    if current.users:
+        return False
+    if hasattr(store, "directory") and store_url.startswith("memory:"):
+        store.directory = directory_data(DEMO_DIRECTORY)  # MemoryStore keeps it in a field
+    else:
+        import storage
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "demo-directory.json"
+            path.write_text(json.dumps(DEMO_DIRECTORY))
+            await storage.import_directory_file(store_url, str(path))
+    await service.refresh_directory(force=True)
+    log.info("imported the demo directory (%d users)", len(DEMO_DIRECTORY["users"]))
+    return True

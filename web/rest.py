@@ -1,0 +1,156 @@
+"""The four REST endpoints of the seed document (SPEC §7), plus health, readiness, metrics.
+
+Each handler parses, calls the service under a deadline, and renders; every failure is an
+exception that `errors.py` maps to a status code. Authentication runs in `before_request`,
+so a request without a valid token is 401 before its body or query is even looked at.
+"""
+
+from __future__ import annotations
+
+import trio
+from quart import Blueprint, Response, current_app, g, request
+from quart_schema import document_querystring, document_request, document_response, hide
+
+from presence_actors.model import format_time
+
+from .auth import Identity, authenticate, bearer_token, valid_device_id
+from .errors import json_response
+from .schemas import (
+    ErrorResponse,
+    PresenceList,
+    PresenceResponse,
+    StatusRequest,
+    StatusResponse,
+    TypingRequest,
+    TypingResponse,
+    UserIdsQuery,
+    ValidationErrorResponse,
+    device_issue,
+    parse_body,
+    parse_id,
+    parse_user_ids,
+)
+
+api = Blueprint("api", __name__)
+ops = Blueprint("ops", __name__)
+
+_AUTH_ERRORS = {401: ErrorResponse, 422: ValidationErrorResponse, 503: ErrorResponse}
+
+
+def _runtime():
+    return current_app.extensions["presence"]
+
+
+async def call(awaitable):
+    """Await the service under the request deadline (a little past the actor's own)."""
+    runtime = _runtime()
+    with trio.fail_after(runtime.settings.request_timeout + 1.0):
+        return await awaitable
+
+
+def responses(ok, status: int = 200, **errors):
+    """Document the success model and the error models of one endpoint."""
+
+    def decorate(func):
+        func = document_response(ok, status)(func)
+        for code, model in {**_AUTH_ERRORS, **{int(k[1:]): v for k, v in errors.items()}}.items():
+            func = document_response(model, code)(func)
+        return func
+
+    return decorate
+
+
+@api.before_request
+async def _authenticate() -> None:
+    runtime = _runtime()
+    if runtime.service is None:
+        from presence_actors.errors import ActorUnavailable
+
+        raise ActorUnavailable("starting")
+    token = bearer_token(request.headers.get("Authorization"))
+    g.identity = await authenticate(runtime.service, runtime.verifier, token)
+
+
+def rest_device_id(identity: Identity) -> str:
+    header = request.headers.get("X-Device-ID")
+    if header is not None:
+        if not valid_device_id(header):
+            raise device_issue(["header", "X-Device-ID"])
+        return header
+    if identity.session_id is not None and valid_device_id(identity.session_id):
+        return identity.session_id
+    return "default"
+
+
+@api.post("/api/presence/status")
+@document_request(StatusRequest)
+@responses(StatusResponse, _429=ErrorResponse)
+async def post_status() -> Response:
+    """Set the caller's status on this device; answers with the user's aggregate status."""
+    body = parse_body(StatusRequest, await request.get_data())
+    identity: Identity = g.identity
+    device = rest_device_id(identity)
+    service = _runtime().service
+    record = await call(service.set_status(identity.user_id, device, body.status))
+    return json_response(record.as_json())
+
+
+@api.get("/api/presence/users")
+@document_querystring(UserIdsQuery)
+@responses(PresenceList)
+async def get_presences() -> Response:
+    """Presence of every user the caller can see, or of the visible ones among `user_ids`."""
+    ids = parse_user_ids(request.args.getlist("user_ids"))
+    views = await call(_runtime().service.presences(g.identity.user_id, ids))
+    return json_response([view.as_json() for view in views])
+
+
+@api.get("/api/presence/users/<user_id>")
+@responses(PresenceResponse, _404=ErrorResponse)
+async def get_presence(user_id: str) -> Response:
+    """One user's presence; 404 when unknown or not visible to the caller (alike on purpose)."""
+    target = parse_id(user_id, "user_id")
+    view = await call(_runtime().service.presence(g.identity.user_id, target))
+    return json_response(view.as_json())
+
+
+@api.post("/api/conversations/<conversation_id>/typing")
+@document_request(TypingRequest)
+@responses(TypingResponse, _404=ErrorResponse, _429=ErrorResponse)
+async def post_typing(conversation_id: str) -> Response:
+    """Start (expires in 5 s unless refreshed) or stop typing; participants only, else 404."""
+    cid = parse_id(conversation_id, "conversation_id")
+    body = parse_body(TypingRequest, await request.get_data())
+    identity: Identity = g.identity
+    service = _runtime().service
+    device = rest_device_id(identity)
+    result = await call(service.set_typing(identity.user_id, cid, body.is_typing, device))
+    return json_response(
+        {
+            "conversation_id": result.conversation_id,
+            "user_id": result.user_id,
+            "is_typing": result.is_typing,
+            "expires_at": format_time(result.expires_at),
+        }
+    )
+
+
+@ops.get("/healthz")
+@hide
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@ops.get("/readyz")
+@hide
+async def readyz() -> Response:
+    if _runtime().ready():
+        return json_response({"status": "ready"})
+    return json_response({"detail": "not ready"}, 503)
+
+
+@ops.get("/metrics")
+@hide
+async def metrics() -> Response:
+    body = _runtime().metrics.render()
+    return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")

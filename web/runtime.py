@@ -1,0 +1,131 @@
+"""The service's lifetime inside the app: store + actors started with the server, stopped after.
+
+Quart-Trio's lifespan runs `before_serving` and `after_serving` in one task with
+`app.nursery` open. The store and `open_presence` live in a task of that nursery under
+their own cancel scope (STACK-NOTES: never hold a nursery across a `yield`): `start`
+returns once the service is up, `stop` asks the task to leave its `async with` blocks —
+which stops the actors and flushes the store — and cancels it if that overruns.
+
+`drain` is the first half of a graceful shutdown: refuse new sockets and close the open
+ones with 1001, before hypercorn stops listening.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import trio
+
+from .auth import TokenVerifier
+from .config import Settings
+from .demo import install_demo
+from .metrics import WebMetrics
+
+log = logging.getLogger("presence_actors.web")
+
+
+@asynccontextmanager
+async def open_store(url: str):
+    """The store for a URL: the storage package when it is there, else memory:// only."""
+    try:
+        from storage import open_store as storage_open_store
+    except ImportError:
+        storage_open_store = None
+    if storage_open_store is not None:
+        async with storage_open_store(url) as store:
+            yield store
+        return
+    if not url.startswith("memory:"):
+        raise RuntimeError(f"no storage backend for {url!r} (only memory:// is available)")
+    from presence_actors.ports import MemoryStore
+
+    yield MemoryStore()
+
+
+class Runtime:
+    """What the handlers share: the service, the token verifier, metrics, and sockets."""
+
+    def __init__(self, settings: Settings, store=None) -> None:
+        self.settings = settings
+        self.verifier = TokenVerifier(settings)  # a ConfigError here stops create_app
+        self.metrics = WebMetrics()
+        self.service = None
+        self.draining = trio.Event()
+        self.sockets = 0
+        self._given_store = store
+        self._stop = trio.Event()
+        self._stopped = trio.Event()
+        self._scope: trio.CancelScope | None = None
+        self._sockets_gone: trio.Event | None = None
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.service = await nursery.start(self._run)
+        self.metrics.watch("core", self.service.statistics)
+        self.metrics.watch("storage", self._store_statistics)
+
+    async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        from presence_actors import open_presence
+        from presence_actors.clock import WallClock
+
+        self.wall = WallClock()
+        try:
+            with trio.CancelScope() as self._scope:
+                async with AsyncExitStack() as stack:
+                    store = self._given_store
+                    if store is None:
+                        store = await stack.enter_async_context(
+                            open_store(self.settings.store_url)
+                        )
+                    service = await stack.enter_async_context(
+                        open_presence(store, timing=self.settings.timing(), clock=self.wall)
+                    )
+                    if self.settings.demo:
+                        await install_demo(service, self.settings.store_url)
+                    task_status.started(service)
+                    await self._stop.wait()
+        finally:
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Stop the actors and flush the store, within the shutdown timeout."""
+        self.draining.set()
+        self._stop.set()
+        with trio.move_on_after(self.settings.shutdown_timeout):
+            await self._stopped.wait()
+        if not self._stopped.is_set() and self._scope is not None:
+            log.warning("service did not stop in time; cancelling")
+            self._scope.cancel()
+            await self._stopped.wait()
+
+    async def drain(self) -> None:
+        """Refuse new sockets, close the open ones with 1001, wait (bounded) until they are."""
+        self._sockets_gone = trio.Event()
+        self.draining.set()
+        if self.sockets == 0:
+            return
+        with trio.move_on_after(self.settings.shutdown_timeout / 2):
+            await self._sockets_gone.wait()
+
+    def socket_opened(self) -> None:
+        self.sockets += 1
+        self.metrics.sockets_open.inc()
+
+    def socket_closed(self, code: int | None) -> None:
+        """`code` None: the peer went away first."""
+        self.sockets -= 1
+        self.metrics.sockets_open.dec()
+        self.metrics.sockets_closed.labels("peer" if code is None else str(code)).inc()
+        if self.sockets == 0 and self._sockets_gone is not None:
+            self._sockets_gone.set()
+
+    def ready(self) -> bool:
+        service = self.service
+        if service is None or self._stop.is_set():
+            return False
+        return not service.registry.closing and bool(service.store.ready())
+
+    def _store_statistics(self):
+        service = self.service
+        statistics = getattr(service.store, "statistics", None) if service else None
+        return statistics() if statistics is not None else None

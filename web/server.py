@@ -1,0 +1,51 @@
+"""Running the app on hypercorn's trio worker with the settings that make sockets healthy.
+
+hypercorn's `websocket_ping_interval` only *sends* pings: pongs are dropped before the
+app sees them, so pings alone never close a dead peer. What closes it is `read_timeout`:
+a live client answers each ping with a pong, so a connection that has sent nothing for
+`dead_peer_timeout` (> 2 ping intervals) is gone and hypercorn drops it. Frames over 4 KiB
+are refused by hypercorn itself with close code 1009.
+
+`serve` runs until `shutdown` is set, then drains (sockets close with 1001) before
+hypercorn stops listening; the app's `after_serving` then stops the actors and flushes.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import hypercorn.trio
+import trio
+from hypercorn.config import Config
+
+from .config import MAX_FRAME_BYTES, Settings
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.websocket_ping_interval = settings.ws_ping_interval
+    config.read_timeout = settings.dead_peer_timeout
+    config.websocket_max_message_size = MAX_FRAME_BYTES
+    config.graceful_timeout = settings.shutdown_timeout / 2
+    config.accesslog = "-" if settings.access_log else None
+    config.errorlog = "-"
+    return config
+
+
+async def serve(
+    app, settings: Settings, shutdown: trio.Event, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve until `shutdown` is set; `task_status.started(urls)` once listening."""
+    runtime = app.extensions["presence"]
+
+    async def trigger() -> None:
+        await shutdown.wait()
+        await runtime.drain()
+
+    config = hypercorn_config(settings)
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(
+            partial(hypercorn.trio.serve, app, config, shutdown_trigger=trigger)
+        )
+        task_status.started(urls)

@@ -1,0 +1,157 @@
+"""One accepted WebSocket: a reader and a writer in one nursery, plus two deadlines.
+
+The writer drains the subscription's outbox (already coalesced by key) onto the socket;
+a write that cannot complete within `write_timeout` closes the socket with 1013. The
+reader handles client frames with the REST rules and answers through the same outbox, so
+replies keep their order with pushes. The token's expiry (plus leeway) closes with 4401;
+a server drain closes with 1001; a frame over 4 KiB closes with 1009. Whoever decides
+first records the close code and cancels the nursery; the code is sent once, on the way
+out, shielded and bounded — also when hypercorn cancels the handler at shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import orjson
+import trio
+from pydantic import ValidationError
+
+from presence_actors.errors import ActorUnavailable, NotFound, RateLimited
+
+from .config import MAX_FRAME_BYTES
+from .schemas import ClientFrame, PingFrame, StatusFrame
+
+log = logging.getLogger("presence_actors.web")
+
+PONG = orjson.dumps({"type": "pong"})
+GOING_AWAY, TOO_BIG, TRY_AGAIN_LATER, TOKEN_EXPIRED, INTERNAL = 1001, 1009, 1013, 4401, 1011
+
+
+def error_frame(code: str, detail: str) -> bytes:
+    return orjson.dumps({"type": "error", "data": {"code": code, "detail": detail}})
+
+
+class SocketSession:
+    def __init__(self, ws, runtime, identity, device_id: str, sub) -> None:
+        self.ws = ws
+        self.runtime = runtime
+        self.service = runtime.service
+        self.identity = identity
+        self.device_id = device_id
+        self.sub = sub
+        self.close_code: int | None = None
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self) -> None:
+        self.runtime.socket_opened()
+        try:
+            await self.ws.accept()
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._close_at_expiry)
+                nursery.start_soon(self._close_on_drain)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+                await self._send_close(self.close_code or GOING_AWAY)
+            self.runtime.socket_closed(self.close_code)
+
+    def close(self, code: int) -> None:
+        if self.close_code is None:
+            self.close_code = code
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    async def _send_close(self, code: int) -> None:
+        try:
+            await self.ws.close(code)
+        except Exception:  # already closed, or the peer is gone: nothing left to tell it
+            log.debug("close %d not sent", code, exc_info=True)
+
+    async def _send(self, frame: bytes) -> None:
+        with trio.move_on_after(self.runtime.settings.write_timeout) as scope:
+            await self.ws.send(frame.decode())
+        if scope.cancelled_caught:
+            self.close(TRY_AGAIN_LATER)
+
+    async def _writer(self) -> None:
+        await self._send(self.sub.initial_frame)
+        while True:
+            try:
+                batch = await self.sub.outbox.next_batch()
+            except trio.EndOfChannel:  # the service closed this subscription (shutdown)
+                self.close(GOING_AWAY)
+                return
+            for frame in batch:
+                await self._send(frame)
+
+    async def _reader(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            data = message.encode() if isinstance(message, str) else message
+            if len(data) > MAX_FRAME_BYTES:
+                self.close(TOO_BIG)
+                return
+            reply = await self._answer(data)
+            if reply is not None:
+                self.sub.outbox.put(reply, "pong" if reply is PONG else "error")
+
+    async def _answer(self, data: bytes) -> bytes | None:
+        """Apply one client frame; the reply frame, if any."""
+        user, device = self.identity.user_id, self.device_id
+        try:
+            frame = _parse(data)
+            with trio.fail_after(self.runtime.settings.request_timeout + 1.0):
+                if isinstance(frame, StatusFrame):
+                    await self.service.set_status(user, device, frame.status)
+                    return None
+                await self.service.touch(user, device)
+                if isinstance(frame, PingFrame):
+                    return PONG
+                await self.service.set_typing(user, frame.conversation_id, frame.is_typing)
+                return None
+        except _BadFrame as error:
+            await self._touch_quietly()
+            return error_frame("invalid_frame", str(error))
+        except RateLimited as error:
+            self.runtime.metrics.rate_limited.labels("websocket").inc()
+            detail = f"Too many requests; retry after {error.retry_after} s"
+            return error_frame("rate_limited", detail)
+        except NotFound:
+            return error_frame("not_found", "Not found")
+        except (ActorUnavailable, trio.TooSlowError):
+            return error_frame("unavailable", "Service temporarily unavailable")
+
+    async def _touch_quietly(self) -> None:
+        with trio.move_on_after(self.runtime.settings.request_timeout):
+            with contextlib.suppress(ActorUnavailable):
+                await self.service.touch(self.identity.user_id, self.device_id)
+
+    async def _close_at_expiry(self) -> None:
+        expiry = self.identity.expires_at + self.runtime.verifier.leeway
+        await trio.sleep_until(self.runtime.wall.to_trio(expiry))
+        self.close(TOKEN_EXPIRED)
+
+    async def _close_on_drain(self) -> None:
+        await self.runtime.draining.wait()
+        self.close(GOING_AWAY)
+
+
+class _BadFrame(ValueError):
+    pass
+
+
+def _parse(data: bytes):
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise _BadFrame("Frame is not valid JSON") from None
+    try:
+        return ClientFrame.model_validate({"frame": document}).frame
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+        raise _BadFrame(f"{where}: {first['msg']}") from None

@@ -1,0 +1,65 @@
+"""`/api/presence/subscribe` (SPEC §8): admission before the upgrade, then one session.
+
+Admission answers with a plain HTTP response and never accepts: 401 for a bad token,
+422 for a bad device id, 429 over the per-user socket limit, 503 while draining. Only a
+checked token gets the upgrade, and the first frame is always `initial_state`.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, current_app, websocket
+
+from presence_actors.errors import TooManySockets
+
+from .auth import AuthError, authenticate, bearer_token, valid_device_id
+from .errors import error_response, rate_limited, unauthorized, unavailable
+from .session import SocketSession
+
+subscribe = Blueprint("subscribe", __name__)
+
+
+def _token() -> str | None:
+    return bearer_token(websocket.headers.get("Authorization")) or (
+        websocket.args.get("token") or None
+    )
+
+
+def _device_id(session_id: str | None) -> str | None:
+    """The device key (header, query, `sid`, "default"); None when it is malformed."""
+    for value in (websocket.headers.get("X-Device-ID"), websocket.args.get("device_id")):
+        if value is not None:
+            return value if valid_device_id(value) else None
+    if session_id is not None and valid_device_id(session_id):
+        return session_id
+    return "default"
+
+
+@subscribe.websocket("/api/presence/subscribe")
+async def subscribe_presence() -> Response | None:
+    runtime = current_app.extensions["presence"]
+    service = runtime.service
+    if service is None or runtime.draining.is_set():
+        return unavailable("Server is shutting down")
+    try:
+        identity = await authenticate(service, runtime.verifier, _token())
+    except AuthError as error:
+        runtime.metrics.rejected_sockets.labels("401").inc()
+        return unauthorized(error.detail)
+    device_id = _device_id(identity.session_id)
+    if device_id is None:
+        return error_response(422, [{"loc": ["query", "device_id"], "type": "string_pattern",
+                                     "msg": "Device id must be 1-64 characters of [A-Za-z0-9._-]"}])
+    limit = runtime.settings.max_sockets_per_user
+    if service.socket_count(identity.user_id) >= limit:
+        runtime.metrics.rejected_sockets.labels("429").inc()
+        return rate_limited(1)
+    try:
+        async with service.subscribe(identity.user_id, device_id) as sub:
+            session = SocketSession(websocket._get_current_object(), runtime, identity,
+                                    device_id, sub)
+            await session.run()
+    except TooManySockets:
+        runtime.metrics.rejected_sockets.labels("429").inc()
+        return rate_limited(1)
+    return None
+
