@@ -1,0 +1,145 @@
+"""A real hypercorn server on port 0 per test, with httpx and trio-websocket as clients.
+
+The directory (SPEC §4) the tests share:
+
+    1 Ada    partner of 2; circle 7 with 2 and 3; conversation 10 with 2
+    2 Grace  partner of 1; circle 7; conversations 10 and 11
+    3 Alan   circle 7; conversation 11 with 2
+    4 Linus  alone: sees only himself (invisible to the others)
+    5 Edsger alone
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import jwt
+import orjson
+import pytest
+import trio
+from trio_websocket import open_websocket_url
+
+from presence_actors import MemoryStore
+from web.app import create_app
+from web.config import Settings
+from web.demo import directory_data
+from web.server import serve
+
+SECRET = "test-secret-that-is-long-enough-for-hs256!"
+DIRECTORY = {
+    "users": [{"id": i, "display_name": n} for i, n in
+              enumerate(["Ada", "Grace", "Alan", "Linus", "Edsger"], start=1)],
+    "partnerships": [[1, 2]],
+    "circles": [{"id": 7, "name": "Book club", "members": [1, 2, 3]}],
+    "conversations": [{"id": 10, "participants": [1, 2]}, {"id": 11, "participants": [2, 3]}],
+}
+
+
+def make_token(sub: object = 1, ttl: float = 300, secret: str = SECRET, algorithm: str = "HS256",
+               **claims: object) -> str:
+    payload = {"sub": str(sub) if isinstance(sub, int) else sub, "exp": int(time.time() + ttl)}
+    payload.update(claims)
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def bearer(user: object = 1, **kw: object) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(user, **kw)}"}
+
+
+def test_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"jwt_secret": SECRET, "port": 0, "ws_ping_interval": 5.0,
+                                 "dead_peer_timeout": 20.0, "shutdown_timeout": 4.0}
+    values.update(overrides)
+    return Settings(**values)
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+@dataclass
+class Server:
+    app: object
+    url: str
+    settings: Settings
+    store: object
+    shutdown: trio.Event
+    stopped: trio.Event
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http") + "/api/presence/subscribe"
+
+    @property
+    def runtime(self):
+        return self.app.extensions["presence"]
+
+    @property
+    def service(self):
+        return self.runtime.service
+
+    def client(self, user: object = 1, **headers: str) -> httpx.AsyncClient:
+        auth = bearer(user) if user is not None else {}
+        return httpx.AsyncClient(base_url=self.url, headers={**auth, **headers}, timeout=10)
+
+    def subscribe(self, user: int = 1, query: str = "", headers=(), token: str | None = None):
+        token = make_token(user) if token is None else token
+        return open_websocket_url(
+            self.ws_url + query,
+            extra_headers=[(b"authorization", f"Bearer {token}".encode()), *headers],
+            message_queue_size=64,
+        )
+
+    async def stop(self) -> None:
+        self.shutdown.set()
+        await self.stopped.wait()
+
+
+@asynccontextmanager
+async def serving(settings: Settings | None = None, store=None, directory=DIRECTORY):
+    settings = settings or test_settings()
+    if store is None and settings.database_url is None:
+        store = MemoryStore(directory_data(directory))
+    app = create_app(settings, store=store)
+    shutdown, stopped = trio.Event(), trio.Event()
+
+    async def run(task_status=trio.TASK_STATUS_IGNORED):
+        try:
+            await serve(app, settings, shutdown, task_status=task_status)
+        finally:
+            stopped.set()
+
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(run)
+        yield Server(app, urls[0], settings, store, shutdown, stopped)
+        shutdown.set()
+
+
+@pytest.fixture
+async def server():
+    async with serving() as running:
+        yield running
+
+
+async def receive_json(ws, timeout: float = 5.0) -> dict:
+    with trio.fail_after(timeout):
+        return orjson.loads(await ws.get_message())
+
+
+async def wait_for(ws, predicate, timeout: float = 5.0) -> dict:
+    """The first message matching `predicate` (earlier ones are skipped), under a deadline."""
+    with trio.fail_after(timeout):
+        while True:
+            message = orjson.loads(await ws.get_message())
+            if predicate(message):
+                return message
+
+
+def presence_of(user_id: int, status: str | None = None):
+    def match(message: dict) -> bool:
+        return (message["type"] == "presence_update" and message["data"]["user_id"] == user_id
+                and (status is None or message["data"]["status"] == status))
+    return match
+
