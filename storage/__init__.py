@@ -1,0 +1,26 @@
+"""Persistence for presence-actors: Postgres, SQLite and memory behind one storage actor.
+
+`open_store(url)` runs the write-behind storage actor and yields a `Store`, which
+implements `presence_actors.ports.PresenceStore`. `migrate`, `import_directory_file` and
+`export_directory` are the entry points the CLI (`python -m storage`, `presence-actors`)
+calls under `trio.run`.
+"""
+
+from .directory_file import DirectoryFileError
+from .entry import export_directory, import_directory_file, migrate
+from .state import StoreOptions, StoreStatistics, StoreUnavailable
+from .store import Store, open_store
+from .url import parse_url
+
+__all__ = [
+    "DirectoryFileError",
+    "Store",
+    "StoreOptions",
+    "StoreStatistics",
+    "StoreUnavailable",
+    "export_directory",
+    "import_directory_file",
+    "migrate",
+    "open_store",
+    "parse_url",
+]

@@ -1,0 +1,1 @@
+"""Backends behind `storage.backend.Backend`: Postgres, SQLite and memory."""

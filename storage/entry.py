@@ -1,0 +1,51 @@
+"""Entry points for the command line: async functions to run under `trio.run`.
+
+None of them marks statuses offline: that is for a node starting to serve, not for an
+operator migrating or importing while the service runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+import trio
+
+from .directory_file import DirectoryFileError
+from .state import StoreOptions
+from .store import backend_opener, open_store
+from .url import parse_url
+
+_ONE_SHOT = StoreOptions(flush_interval=3600.0, health_interval=3600.0)
+
+
+async def migrate(url: str) -> list[int]:
+    """Apply missing migrations; the versions applied now ([] when up to date).
+
+    Safe to run twice and from two processes at once (the backend takes a lock).
+    """
+    opener = backend_opener(parse_url(url), _ONE_SHOT, None)
+    async with opener() as backend:
+        return await backend.migrate()
+
+
+async def import_directory_file(url: str, path: str | os.PathLike[str]) -> dict[str, int]:
+    """Import a SPEC §12 JSON file in one transaction; counts of what the file named.
+
+    Raises DirectoryFileError (a ValueError) naming the first bad entry; nothing changes.
+    """
+    try:
+        data = orjson.loads(await trio.Path(path).read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise DirectoryFileError(str(path), f"not valid JSON ({exc})") from None
+    async with open_store(url, options=_ONE_SHOT, mark_offline_on_start=False) as store:
+        await store.import_directory(data)
+    return {
+        key: len(data.get(key, ())) for key in ("users", "partnerships", "circles", "conversations")
+    }
+
+
+async def export_directory(url: str) -> dict:
+    """The whole directory in the SPEC §12 JSON shape (sorted by id)."""
+    async with open_store(url, options=_ONE_SHOT, mark_offline_on_start=False) as store:
+        return await store.export_directory()
