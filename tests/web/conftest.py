@@ -28,7 +28,7 @@ from web.config import Settings
 from web.demo import directory_data
 from web.server import serve
 
-SECRET = "test-secret-that-is-long-enough-for-hs256!"
+SECRET = "test-secret-that-is-long-enough-for-hs256-hs384-and-even-hs512-keys!"
 DIRECTORY = {
     "users": [{"id": i, "display_name": n} for i, n in
               enumerate(["Ada", "Grace", "Alan", "Linus", "Edsger"], start=1)],

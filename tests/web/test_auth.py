@@ -1,0 +1,203 @@
+"""SPEC §3: every token failure is 401 with `WWW-Authenticate: Bearer`, before anything else."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+import trio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from trio_websocket import ConnectionRejected
+
+from web.auth import AuthError, TokenVerifier
+from web.config import ConfigError
+
+from .conftest import SECRET, make_token, serving, test_settings
+
+
+def _unsigned(claims: dict, alg: str = "none") -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': alg, 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _rsa():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return key, public
+
+
+def _claims(sub: object = "1", ttl: float = 300, **extra: object) -> dict:
+    return {"sub": sub, "exp": int(time.time() + ttl), **extra}
+
+
+BAD_TOKENS = {
+    "garbage": "not-a-jwt",
+    "wrong secret": make_token(1, secret="another-secret-that-is-also-long-enough" * 2),
+    "expired": make_token(1, ttl=-60),
+    "alg none": _unsigned(_claims()),
+    "alg None mixed case": _unsigned(_claims(), alg="None"),
+    "wrong algorithm (HS512 when HS256 is configured)": make_token(1, algorithm="HS512"),
+    "no exp": jwt.encode({"sub": "1"}, SECRET, algorithm="HS256"),
+    "no sub": jwt.encode({"exp": int(time.time() + 60)}, SECRET, algorithm="HS256"),
+    "sub not a number": make_token("ada"),
+    "sub zero": make_token("0"),
+    "sub negative": make_token(-1),
+    "sub float": make_token(1.5),
+    "sub with spaces": make_token(" 1"),
+    "sub bool": make_token(True),
+    "unknown user": make_token(999),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_TOKENS))
+async def test_bad_tokens_are_401_with_www_authenticate_on_rest(server, name):
+    token = BAD_TOKENS[name]
+    async with server.client(None, Authorization=f"Bearer {token}") as client:
+        response = await client.get("/api/presence/users")
+        assert response.status_code == 401, name
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert isinstance(response.json()["detail"], str)
+
+
+async def test_missing_or_non_bearer_authorization_is_401(server):
+    async with server.client(None) as anonymous:
+        for headers in [{}, {"Authorization": make_token(1)}, {"Authorization": "Basic eDp5"},
+                        {"Authorization": "Bearer"}]:
+            response = await anonymous.post("/api/presence/status", json={"status": "online"},
+                                            headers=headers)
+            assert response.status_code == 401, headers
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert response.json() == {"detail": response.json()["detail"]}
+
+
+async def test_auth_is_checked_before_the_body(server):
+    async with server.client(None) as anonymous:
+        response = await anonymous.post("/api/presence/status", content=b"not json")
+        assert response.status_code == 401
+
+
+async def test_sub_as_a_json_number_is_accepted(server):
+    token = jwt.encode(_claims(sub=2), SECRET, algorithm="HS256")
+    async with server.client(None, Authorization=f"Bearer {token}") as grace:
+        response = await grace.post("/api/presence/status", json={"status": "online"})
+        assert response.status_code == 200 and response.json()["user_id"] == 2
+
+
+async def test_a_user_imported_after_start_is_let_in_at_once(server):
+    from presence_actors import DirectoryData
+
+    async with server.client(6) as newcomer:
+        assert (await newcomer.get("/api/presence/users")).status_code == 401
+        directory = server.store.directory
+        server.store.directory = DirectoryData(
+            users={**directory.users, 6: "Barbara"}, partnerships=directory.partnerships,
+            circles=directory.circles, conversations=directory.conversations,
+        )
+        await trio.sleep(1.1)  # the directory reloads at most once a second on a miss
+        response = await newcomer.get("/api/presence/users")
+        assert response.status_code == 200
+        assert [p["user_id"] for p in response.json()] == [6]
+
+
+async def test_audience_and_issuer_are_checked_when_configured():
+    settings = test_settings(jwt_audience="presence", jwt_issuer="https://halext.org")
+    async with serving(settings) as running:
+        cases = {
+            make_token(1, aud="presence", iss="https://halext.org"): 200,
+            make_token(1, aud="other", iss="https://halext.org"): 401,
+            make_token(1, aud="presence", iss="https://evil.example"): 401,
+            make_token(1): 401,  # both missing
+        }
+        for token, status in cases.items():
+            async with running.client(None, Authorization=f"Bearer {token}") as client:
+                assert (await client.get("/api/presence/users")).status_code == status
+
+
+async def test_rs256_and_es256_verify_with_the_public_key_and_refuse_confusion(tmp_path):
+    rsa_key, rsa_public = _rsa()
+    key_file = tmp_path / "public.pem"
+    key_file.write_text(rsa_public)
+    verifier = TokenVerifier(test_settings(jwt_secret=None, jwt_public_key_file=str(key_file),
+                                           jwt_algorithms="RS256"))
+    assert verifier.verify(jwt.encode(_claims(), rsa_key, algorithm="RS256")).user_id == 1
+    # algorithm confusion: an HS256 token whose "secret" is the public key
+    forged = _forge_hs256(_claims(), rsa_public.encode())
+    with pytest.raises(AuthError, match="algorithm"):
+        verifier.verify(forged)
+    with pytest.raises(AuthError):
+        verifier.verify(_unsigned(_claims()))
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_public = ec_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    es = TokenVerifier(test_settings(jwt_secret=None, jwt_public_key=ec_public,
+                                     jwt_algorithms="ES256"))
+    assert es.verify(jwt.encode(_claims(sub="3"), ec_key, algorithm="ES256")).user_id == 3
+    with pytest.raises(AuthError):  # an RS256 token against an ES256-only verifier
+        es.verify(jwt.encode(_claims(), rsa_key, algorithm="RS256"))
+
+
+async def test_mixed_hs_and_rs_keys_never_verify_one_family_with_the_others_key():
+    rsa_key, rsa_public = _rsa()
+    verifier = TokenVerifier(test_settings(jwt_public_key=rsa_public,
+                                           jwt_algorithms="HS256,RS256"))
+    assert verifier.verify(make_token(1)).user_id == 1
+    assert verifier.verify(jwt.encode(_claims(), rsa_key, algorithm="RS256")).user_id == 1
+    with pytest.raises(AuthError):
+        verifier.verify(_forge_hs256(_claims(), rsa_public.encode()))
+
+
+def test_a_verifier_without_the_key_its_algorithm_needs_does_not_start():
+    with pytest.raises(ConfigError):
+        TokenVerifier(test_settings(jwt_secret=None, jwt_algorithms="HS256"))
+    with pytest.raises(ConfigError):
+        TokenVerifier(test_settings(jwt_algorithms="RS256"))
+    with pytest.raises(ConfigError):
+        TokenVerifier(test_settings(jwt_algorithms="none"))
+
+
+def _forge_hs256(claims: dict, key: bytes) -> str:
+    """What an attacker would send: HMAC over the token with the public key as secret."""
+    import hashlib
+    import hmac
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + part(
+        json.dumps(claims).encode())
+    signature = hmac.new(key, signing.encode(), hashlib.sha256).digest()
+    return signing + "." + part(signature)
+
+
+# --- the WebSocket: rejected with a plain HTTP response, before the upgrade ------------------
+
+
+@pytest.mark.parametrize("name", ["garbage", "expired", "alg none", "unknown user",
+                                  "wrong algorithm (HS512 when HS256 is configured)"])
+async def test_websocket_with_a_bad_token_is_http_401_before_the_upgrade(server, name):
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with server.subscribe(token=BAD_TOKENS[name]):
+            pytest.fail("upgraded with a bad token")
+    assert rejected.value.status_code == 401
+    headers = {k.lower(): v for k, v in rejected.value.headers}
+    assert headers[b"www-authenticate"] == b"Bearer"
+    assert json.loads(rejected.value.body)["detail"]
+
+
+async def test_websocket_without_any_token_is_401(server):
+    from trio_websocket import open_websocket_url
+
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(server.ws_url):
+            pytest.fail("upgraded without a token")
+    assert rejected.value.status_code == 401
