@@ -19,7 +19,7 @@ from presence_actors.ports import DirectoryData
 from .writebehind import MAX_USER_ID
 
 Id = Annotated[int, Field(strict=True, gt=0, le=MAX_USER_ID)]
-Name = Annotated[str, Field(strict=True, max_length=200)]
+Name = Annotated[str, Field(strict=True, max_length=200, pattern=r"^[^\x00]*$")]
 
 
 class DirectoryFileError(ValueError):
@@ -78,6 +78,7 @@ _MESSAGES = {
     "extra_forbidden": "is not a known field",
     "string_type": "must be a string",
     "string_too_long": "must be at most 200 characters",
+    "string_pattern_mismatch": "must not contain NUL characters",
     "list_type": "must be a list",
     "model_type": "must be an object",
     "too_short": "must be a pair of user ids",

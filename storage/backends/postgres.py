@@ -125,11 +125,6 @@ async def _fetch_directory(conn: asyncpg.Connection) -> DirectoryData:
 
 async def _import(conn: asyncpg.Connection, doc: DirectoryImport) -> None:
     async with conn.transaction():
-        referenced = sorted({uid for _, uid in doc.references})
-        found = await conn.fetch("SELECT id FROM users WHERE id = ANY($1::int[])", referenced)
-        error = first_unknown(doc, {r[0] for r in found})
-        if error is not None:
-            raise error
         named = [(uid, name) for uid, name in doc.users if name is not None]
         await conn.execute(
             "INSERT INTO users (id, display_name) SELECT * FROM unnest($1::int[], $2::text[]) "
@@ -141,6 +136,12 @@ async def _import(conn: asyncpg.Connection, doc: DirectoryImport) -> None:
             "INSERT INTO users (id) SELECT unnest($1::int[]) ON CONFLICT (id) DO NOTHING",
             [uid for uid, name in doc.users if name is None],
         )
+        # Checked after the users are written, so a bad reference rolls real writes back.
+        referenced = sorted({uid for _, uid in doc.references})
+        found = await conn.fetch("SELECT id FROM users WHERE id = ANY($1::int[])", referenced)
+        error = first_unknown(doc, {r[0] for r in found})
+        if error is not None:
+            raise error
         await conn.execute(
             "INSERT INTO partnerships (user_a, user_b) "
             "SELECT * FROM unnest($1::int[], $2::int[]) ON CONFLICT DO NOTHING",

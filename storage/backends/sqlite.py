@@ -140,6 +140,16 @@ def _fetch_directory(conn: sqlite3.Connection) -> DirectoryData:
 
 
 def _import(conn: sqlite3.Connection, doc: DirectoryImport) -> None:
+    conn.executemany(
+        "INSERT INTO users (id, display_name) VALUES (?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name",
+        [(uid, name) for uid, name in doc.users if name is not None],
+    )
+    conn.executemany(
+        "INSERT INTO users (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
+        [(uid,) for uid, name in doc.users if name is None],
+    )
+    # Checked after the users are written, so a bad reference rolls real writes back.
     ids = json.dumps(sorted({uid for _, uid in doc.references}))
     existing = {
         r[0]
@@ -150,15 +160,6 @@ def _import(conn: sqlite3.Connection, doc: DirectoryImport) -> None:
     error = first_unknown(doc, existing)
     if error is not None:
         raise error
-    conn.executemany(
-        "INSERT INTO users (id, display_name) VALUES (?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name",
-        [(uid, name) for uid, name in doc.users if name is not None],
-    )
-    conn.executemany(
-        "INSERT INTO users (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
-        [(uid,) for uid, name in doc.users if name is None],
-    )
     conn.executemany(
         "INSERT INTO partnerships (user_a, user_b) VALUES (?, ?) ON CONFLICT DO NOTHING",
         doc.partnerships,

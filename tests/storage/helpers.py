@@ -1,0 +1,158 @@
+"""Shared test helpers: direct database access (bypassing the store), waits, a TCP proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import trio
+
+from presence_actors.model import PresenceRecord, PresenceStatus
+from storage import StoreOptions
+from storage.backends import memory
+from storage.timestamps import from_naive_utc, from_sqlite_text
+from storage.url import parse_url
+
+# Small intervals so the real clock moves tests along quickly.
+FAST = StoreOptions(
+    flush_interval=0.05,
+    backoff_base=0.05,
+    backoff_cap=0.2,
+    close_deadline=5.0,
+    operation_timeout=3.0,
+    connect_timeout=3.0,
+    health_interval=0.1,
+    sqlite_busy_timeout=0.2,
+)
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def directory(n_users: int, **extra) -> dict:
+    return {
+        "users": [{"id": i, "display_name": f"user {i}"} for i in range(1, n_users + 1)]
+    } | extra
+
+
+def pg_run(dsn: str, fn: Callable) -> object:
+    """Run `await fn(conn)` on a fresh asyncpg connection in a private asyncio loop (sync)."""
+
+    async def main():
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            return await fn(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(main())
+
+
+async def pg(dsn: str, fn: Callable) -> object:
+    """`pg_run` from a trio test, in a worker thread (it never touches the store's loop)."""
+    return await trio.to_thread.run_sync(pg_run, dsn, fn)
+
+
+async def rows_in_database(url: str) -> dict[int, tuple[str, float]]:
+    """user_presence as the database holds it: {user_id: (status, last_seen)}."""
+    parsed = parse_url(url)
+    if parsed.kind == "memory":
+        return {
+            u: (r.status.value, r.last_seen) for u, r in memory._NAMED[parsed.name].presence.items()
+        }
+    if parsed.kind == "sqlite":
+
+        def read():
+            with sqlite3.connect(parsed.path) as conn:
+                return conn.execute(
+                    "SELECT user_id, status, last_seen FROM user_presence"
+                ).fetchall()
+
+        return {u: (s, from_sqlite_text(t)) for u, s, t in await trio.to_thread.run_sync(read)}
+    rows = await pg(
+        parsed.dsn, lambda c: c.fetch("SELECT user_id, status, last_seen FROM user_presence")
+    )
+    return {u: (s, from_naive_utc(t)) for u, s, t in rows}
+
+
+async def schema_versions(url: str) -> list[int]:
+    parsed = parse_url(url)
+    sql = "SELECT version FROM schema_migrations ORDER BY version"
+    if parsed.kind == "sqlite":
+        with sqlite3.connect(parsed.path) as conn:
+            return [r[0] for r in conn.execute(sql)]
+    return [r[0] for r in await pg(parsed.dsn, lambda c: c.fetch(sql))]
+
+
+def as_rows(records: dict[int, PresenceRecord]) -> dict[int, tuple[str, float]]:
+    return {u: (r.status.value, r.last_seen) for u, r in records.items()}
+
+
+def assert_same_rows(actual: dict, expected: dict) -> None:
+    """Equal statuses, and last_seen equal to the microsecond (what TIMESTAMP keeps)."""
+    assert set(actual) == set(expected)
+    for uid, (status, seen) in expected.items():
+        got_status, got_seen = actual[uid]
+        assert got_status == status, (uid, actual[uid], expected[uid])
+        assert abs(got_seen - seen) < 2e-6, (uid, actual[uid], expected[uid])
+
+
+def record(uid: int, status: str, last_seen: float) -> PresenceRecord:
+    return PresenceRecord(uid, PresenceStatus(status), last_seen)
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a condition on a real-clock resource, bounded (fails the test on timeout)."""
+    with trio.fail_after(timeout):
+        while True:
+            if condition():
+                return
+            await trio.sleep(0.01)
+
+
+def with_port(dsn: str, port: int) -> str:
+    parts = urlsplit(dsn)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+class TCPProxy:
+    """A trio TCP proxy to Postgres that can be stopped (all connections cut) and restarted."""
+
+    def __init__(self, target_port: int = 5432) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._scope: trio.CancelScope | None = None
+        self.stopped = trio.Event()
+
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        with trio.CancelScope() as self._scope:
+            self.stopped = trio.Event()
+            listeners = await trio.open_tcp_listeners(self.port, host="127.0.0.1")
+            self.port = listeners[0].socket.getsockname()[1]
+            async with trio.open_nursery() as nursery:
+                task_status.started(self.port)
+                await trio.serve_listeners(self._handle, listeners, handler_nursery=nursery)
+        self.stopped.set()
+
+    def stop(self) -> None:
+        assert self._scope is not None
+        self._scope.cancel()
+
+    async def _handle(self, client: trio.SocketStream) -> None:
+        server = await trio.open_tcp_stream("127.0.0.1", self.target_port)
+        async with client, server, trio.open_nursery() as nursery:
+            nursery.start_soon(_pump, client, server, nursery.cancel_scope)
+            nursery.start_soon(_pump, server, client, nursery.cancel_scope)
+
+
+async def _pump(src: trio.SocketStream, dst: trio.SocketStream, scope: trio.CancelScope) -> None:
+    try:
+        async for chunk in src:
+            await dst.send_all(chunk)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    scope.cancel()
