@@ -12,7 +12,7 @@ import orjson
 import trio
 
 from .directory_file import DirectoryFileError
-from .state import StoreOptions
+from .state import StoreOptions, StoreUnavailable, describe
 from .store import backend_opener, open_store
 from .url import parse_url
 
@@ -24,9 +24,12 @@ async def migrate(url: str) -> list[int]:
 
     Safe to run twice and from two processes at once (the backend takes a lock).
     """
-    opener = backend_opener(parse_url(url), _ONE_SHOT, None)
-    async with opener() as backend:
-        return await backend.migrate()
+    parsed = parse_url(url)
+    try:
+        async with backend_opener(parsed, _ONE_SHOT, None)() as backend:
+            return await backend.migrate()
+    except Exception as exc:
+        raise StoreUnavailable(f"cannot migrate {parsed.redacted()}: {describe(exc)}") from exc
 
 
 async def import_directory_file(url: str, path: str | os.PathLike[str]) -> dict[str, int]:

@@ -20,6 +20,13 @@ class StoreUnavailable(RuntimeError):
     """The database could not answer (down, too slow) or the store is closed."""
 
 
+def describe(exc: BaseException) -> str:
+    """`Type: message` of the error inside nested single-exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 @dataclass(frozen=True)
 class StoreOptions:
     """Tunables; the defaults are SPEC §9's."""

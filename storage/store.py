@@ -30,6 +30,7 @@ from .state import (
     StoreOptions,
     StoreStatistics,
     StoreUnavailable,
+    describe,
 )
 from .url import StoreURL, parse_url
 from .writebehind import MAX_USER_ID, RecentRows, storable
@@ -175,8 +176,7 @@ async def open_store_with(
                     run_storage_actor, opener, state, receive, mark_offline_on_start
                 )
             except Exception as exc:
-                why = _leaf(exc)
-                raise StoreUnavailable(f"cannot open {name}: {type(why).__name__}: {why}") from exc
+                raise StoreUnavailable(f"cannot open {name}: {describe(exc)}") from exc
             try:
                 yield store
             finally:
@@ -187,10 +187,3 @@ async def open_store_with(
             raise
         inner = group.exceptions[0]
         raise inner from inner.__cause__
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The exception inside nested single-exception groups (for readable messages)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc

@@ -1,0 +1,55 @@
+"""`python -m storage import/export`, and the async entry points the web CLI calls."""
+
+from __future__ import annotations
+
+import json
+
+import trio
+
+from storage import DirectoryFileError, export_directory, import_directory_file
+
+from .test_migrations import run_cli
+
+DIRECTORY = {
+    "users": [{"id": 1, "display_name": "Ada"}, {"id": 2, "display_name": "Grace"}],
+    "partnerships": [[1, 2]],
+    "circles": [{"id": 7, "name": "Book club", "members": [1, 2]}],
+    "conversations": [{"id": 10, "participants": [1, 2]}],
+}
+
+
+async def test_import_then_export_through_the_command_line(sqlite_url, tmp_path):
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(DIRECTORY))
+    with trio.fail_after(30):
+        imported = await run_cli("import", sqlite_url, str(path))
+        assert imported.returncode == 0, imported.stderr.decode()
+        exported = await run_cli("export", sqlite_url)
+    assert exported.returncode == 0, exported.stderr.decode()
+    assert json.loads(exported.stdout) == DIRECTORY
+
+
+async def test_malformed_file_exits_1_naming_the_first_bad_entry(sqlite_url, tmp_path):
+    bad = {"users": [{"id": 1}, {"id": 2}, {"id": 3}, {"id": "4"}]}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    with trio.fail_after(30):
+        proc = await run_cli("import", sqlite_url, str(path))
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == "error: users[3].id: must be a positive integer"
+
+
+async def test_entry_points_under_trio(sqlite_url, tmp_path):
+    good, broken = tmp_path / "good.json", tmp_path / "broken.json"
+    good.write_text(json.dumps(DIRECTORY))
+    broken.write_text('{"users": [')
+    with trio.fail_after(20):
+        counts = await import_directory_file(sqlite_url, good)
+        assert counts == {"users": 2, "partnerships": 1, "circles": 1, "conversations": 1}
+        assert await export_directory(sqlite_url) == DIRECTORY
+        try:
+            await import_directory_file(sqlite_url, broken)
+        except DirectoryFileError as exc:
+            assert str(exc).startswith(f"{broken}: not valid JSON")
+        else:
+            raise AssertionError("a broken file was accepted")
