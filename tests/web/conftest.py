@@ -50,8 +50,10 @@ def bearer(user: object = 1, **kw: object) -> dict[str, str]:
 
 
 def test_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"jwt_secret": SECRET, "port": 0, "ws_ping_interval": 5.0,
-                                 "dead_peer_timeout": 20.0, "shutdown_timeout": 4.0}
+    # hypercorn's ping loop outlives a closed socket by up to one interval, and shutdown
+    # waits for it (up to shutdown_timeout / 2): keep both short so tests stop quickly.
+    values: dict[str, object] = {"jwt_secret": SECRET, "port": 0, "ws_ping_interval": 0.5,
+                                 "dead_peer_timeout": 20.0, "shutdown_timeout": 1.0}
     values.update(overrides)
     return Settings(**values)
 
@@ -84,12 +86,12 @@ class Server:
         auth = bearer(user) if user is not None else {}
         return httpx.AsyncClient(base_url=self.url, headers={**auth, **headers}, timeout=10)
 
-    def subscribe(self, user: int = 1, query: str = "", headers=(), token: str | None = None):
+    def subscribe(self, user: int = 1, query: str = "", headers=(), token: str | None = None,
+                  authorization: bool = True):
         token = make_token(user) if token is None else token
+        auth = [(b"authorization", f"Bearer {token}".encode())] if authorization else []
         return open_websocket_url(
-            self.ws_url + query,
-            extra_headers=[(b"authorization", f"Bearer {token}".encode()), *headers],
-            message_queue_size=64,
+            self.ws_url + query, extra_headers=[*auth, *headers], message_queue_size=64
         )
 
     async def stop(self) -> None:

@@ -1,0 +1,307 @@
+"""`/api/presence/subscribe` (SPEC §8) through a real hypercorn server, trio-websocket client.
+
+Flows wait for the expected frame under `fail_after`; the only sleeps are windows in
+which something must *not* happen (no flap inside the grace, no false dead peer).
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, ConnectionRejected
+
+from presence_actors import parse_time
+
+from .conftest import make_token, presence_of, receive_json, serving, test_settings, wait_for
+
+FAST = {"status_min_interval": 0.05, "disconnect_grace": 0.3, "typing_ttl": 0.5}
+
+
+async def _closed_with(ws, timeout: float = 5.0) -> int:
+    with trio.fail_after(timeout):
+        try:
+            while True:
+                await ws.get_message()
+        except ConnectionClosed as closed:
+            return closed.reason.code
+
+
+def _typing_of(user_id: int, conversation_id: int, is_typing: bool):
+    def match(message: dict) -> bool:
+        return message["type"] == "typing_update" and message["data"] == {
+            "user_id": user_id, "conversation_id": conversation_id, "is_typing": is_typing}
+    return match
+
+
+# --- seed "Backend Tests" ------------------------------------------------------------------
+
+
+async def test_websocket_authentication_works_with_bearer_token(server):
+    async with server.subscribe(1) as ws:
+        first = await receive_json(ws)
+        assert first["type"] == "initial_state"
+    async with server.subscribe(query=f"?token={make_token(1)}", authorization=False) as ws:
+        assert (await receive_json(ws))["type"] == "initial_state"
+
+
+async def test_post_presence_status_broadcasts_to_websocket_subscribers(server):
+    async with server.subscribe(1) as ada, server.client(2) as grace:
+        await receive_json(ada)
+        posted = (await grace.post("/api/presence/status", json={"status": "away"})).json()
+        update = await wait_for(ada, presence_of(2, "away"))
+        assert update == {"type": "presence_update", "data": posted}
+
+
+async def test_websocket_reconnection_preserves_subscription_state():
+    async with (
+        serving(test_settings(**FAST)) as server,
+        server.subscribe(1) as ada,
+    ):
+        before = await receive_json(ada)
+        async with server.client(2) as grace:
+            posted = (await grace.post("/api/presence/status", json={"status": "away"})).json()
+        async with server.subscribe(1) as ada:  # missed the push while away; catches up
+            after = await receive_json(ada)
+        assert after["type"] == "initial_state"
+        assert [p["user_id"] for p in after["data"]["presences"]] == \
+            [p["user_id"] for p in before["data"]["presences"]] == [1, 2, 3]
+        grace_now = next(p for p in after["data"]["presences"] if p["user_id"] == 2)
+        assert grace_now == {**posted, "is_typing": False}
+
+
+async def test_typing_indicators_auto_expire_after_timeout():
+    async with (
+        serving(test_settings(**FAST)) as server,
+        server.subscribe(2) as grace, server.client(1) as ada,
+    ):
+        await receive_json(grace)
+        started = trio.current_time()
+        await ada.post("/api/conversations/10/typing", json={"is_typing": True})
+        await wait_for(grace, _typing_of(1, 10, True))
+        await wait_for(grace, _typing_of(1, 10, False), timeout=3)
+        assert trio.current_time() - started >= 0.4  # the 0.5 s TTL, not at once
+        assert (await ada.get("/api/presence/users/1")).json()["is_typing"] is False
+
+
+# --- seed "Cross-Platform Parity Tests" (the WebSocket side) ----------------------------------
+
+
+async def test_websocket_message_formats_are_consistent(server):
+    async with server.client(1) as ada:
+        await ada.post("/api/conversations/10/typing", json={"is_typing": True})
+    async with server.subscribe(2) as grace, server.client(1) as ada:
+        initial = await receive_json(grace)
+        assert set(initial) == {"type", "data"} and set(initial["data"]) == {"presences", "typing"}
+        for presence in initial["data"]["presences"]:
+            assert set(presence) == {"user_id", "status", "last_seen", "is_typing"}
+        assert initial["data"]["typing"] == [{"user_id": 1, "conversation_id": 10,
+                                             "is_typing": True}]
+        await ada.post("/api/presence/status", json={"status": "online"})
+        update = await wait_for(grace, presence_of(1))
+        assert set(update) == {"type", "data"}
+        assert set(update["data"]) == {"user_id", "status", "last_seen"}
+        await ada.post("/api/conversations/10/typing", json={"is_typing": False})
+        typing = await wait_for(grace, _typing_of(1, 10, False))
+        assert list(typing["data"]) == ["user_id", "conversation_id", "is_typing"]
+
+
+# --- presence flows --------------------------------------------------------------------------
+
+
+async def test_a_subscriber_sees_a_partner_go_online_away_and_offline():
+    async with (
+        serving(test_settings(**FAST)) as server,
+        server.subscribe(1) as ada, server.client(2) as grace,
+    ):
+        await receive_json(ada)
+        async with server.subscribe(2):  # connecting is activity: online
+            await wait_for(ada, presence_of(2, "online"))
+            await grace.post("/api/presence/status", json={"status": "away"})
+            await wait_for(ada, presence_of(2, "away"))
+            await trio.sleep(0.06)  # past the (shortened) status rate limit
+            assert (await grace.post("/api/presence/status", json={"status": "online"})
+                    ).status_code == 200
+            await wait_for(ada, presence_of(2, "online"))
+        offline = await wait_for(ada, presence_of(2, "offline"))  # after the grace
+        assert parse_time(offline["data"]["last_seen"]) > 0
+
+
+async def test_a_reconnect_inside_the_grace_does_not_flap():
+    async with (
+        serving(test_settings(disconnect_grace=0.5)) as server,
+        server.subscribe(1) as ada, server.client(3) as alan,
+    ):
+        await receive_json(ada)
+        async with server.subscribe(2):
+            await wait_for(ada, presence_of(2, "online"))
+        async with server.subscribe(2) as grace:  # back before the grace is over
+            await receive_json(grace)
+            await trio.sleep(1.0)  # twice the grace: an offline would have been pushed
+            await alan.post("/api/presence/status", json={"status": "away"})  # a marker
+            seen = []
+            with trio.fail_after(5):
+                while not presence_of(3)(message := orjson.loads(await ada.get_message())):
+                    seen.append(message)
+            assert not [m for m in seen if m["type"] == "presence_update"
+                        and m["data"]["user_id"] == 2], seen
+
+
+async def test_two_devices_aggregate_over_websockets():
+    async with (
+        serving(test_settings(**FAST)) as server,
+        server.subscribe(1) as ada, server.client(3) as alan,
+    ):
+        await receive_json(ada)
+        async with server.subscribe(2, headers=[(b"x-device-id", b"laptop")]):
+            async with server.subscribe(2, query="?device_id=phone") as phone:
+                await receive_json(phone)
+                await wait_for(ada, presence_of(2, "online"))
+                assert server.service.socket_count(2) == 2
+            await trio.sleep(0.6)  # past the phone's grace; the laptop keeps Grace online
+            await alan.post("/api/presence/status", json={"status": "away"})
+            message = await wait_for(ada, lambda m: m["type"] == "presence_update")
+            assert message["data"]["user_id"] == 3, message  # nothing about Grace first
+        await wait_for(ada, presence_of(2, "offline"))
+
+
+# --- client frames -------------------------------------------------------------------------
+
+
+async def test_ping_gets_pong(server):
+    async with server.subscribe(1) as ws:
+        await receive_json(ws)
+        await ws.send_message('{"type": "ping"}')
+        assert await receive_json(ws) == {"type": "pong"}
+
+
+@pytest.mark.parametrize("frame", [
+    "not json", "[]", "{}", '{"type": "dance"}', '{"type": "status"}',
+    '{"type": "status", "status": "busy"}', '{"type": "typing", "conversation_id": "x"}',
+    '{"type": "typing", "conversation_id": 10, "is_typing": "yes"}', b"\xff\xfe binary",
+])
+async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(server, frame):
+    async with server.subscribe(1) as ws:
+        await receive_json(ws)
+        await ws.send_message(frame)
+        error = await receive_json(ws)
+        assert error["type"] == "error" and set(error["data"]) == {"code", "detail"}
+        assert error["data"]["code"] == "invalid_frame"
+        await ws.send_message('{"type": "ping"}')
+        assert await receive_json(ws) == {"type": "pong"}
+
+
+async def test_status_and_typing_frames_follow_the_rest_rules(server):
+    async with server.subscribe(1) as ada, server.subscribe(2) as grace:
+        await receive_json(ada)
+        await receive_json(grace)
+        await ada.send_message('{"type": "status", "status": "away"}')
+        assert (await wait_for(grace, presence_of(1, "away")))["data"]["user_id"] == 1
+        await ada.send_message('{"type": "status", "status": "online"}')  # within 5 s
+        limited = await wait_for(ada, lambda m: m["type"] == "error")
+        assert limited["data"]["code"] == "rate_limited"
+        await ada.send_message('{"type": "typing", "conversation_id": 10, "is_typing": true}')
+        await wait_for(grace, _typing_of(1, 10, True))
+        await ada.send_message('{"type": "typing", "conversation_id": 11, "is_typing": true}')
+        forbidden = await wait_for(ada, lambda m: m["type"] == "error")
+        assert forbidden["data"]["code"] == "not_found"
+
+
+async def test_the_subscriber_does_not_receive_its_own_typing(server):
+    async with server.subscribe(1) as ada, server.client(1) as rest:
+        await receive_json(ada)
+        await rest.post("/api/conversations/10/typing", json={"is_typing": True})
+        await ada.send_message('{"type": "ping"}')
+        assert await receive_json(ada) == {"type": "pong"}  # and no typing_update before it
+
+
+async def test_a_frame_over_4_kib_closes_with_1009(server):
+    async with server.subscribe(1) as ws:
+        await receive_json(ws)
+        await ws.send_message('{"type": "ping", "pad": "' + "x" * 4100 + '"}')
+        assert await _closed_with(ws) == 1009
+
+
+# --- admission and closing -------------------------------------------------------------------
+
+
+async def test_more_than_the_socket_limit_per_user_is_http_429_before_the_upgrade():
+    async with serving(test_settings(max_sockets_per_user=2)) as server:
+        async with server.subscribe(1) as one, server.subscribe(1) as two:
+            await receive_json(one)
+            await receive_json(two)
+            with pytest.raises(ConnectionRejected) as rejected:
+                async with server.subscribe(1):
+                    pytest.fail("a third socket was accepted")
+            assert rejected.value.status_code == 429
+            assert dict(rejected.value.headers)[b"retry-after"] == b"1"
+        async with server.subscribe(1) as again:  # room again once they closed
+            assert (await receive_json(again))["type"] == "initial_state"
+
+
+async def test_a_malformed_device_id_is_http_422_before_the_upgrade(server):
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with server.subscribe(1, query="?device_id=bad%20id"):
+            pytest.fail("upgraded with a bad device id")
+    assert rejected.value.status_code == 422
+
+
+async def test_a_socket_whose_token_expires_closes_with_4401():
+    async with (
+        serving(test_settings(jwt_leeway=0)) as server,
+        server.subscribe(1, token=make_token(1, ttl=1.5)) as ws,
+    ):
+        assert (await receive_json(ws))["type"] == "initial_state"
+        assert await _closed_with(ws, timeout=5) == 4401
+
+
+async def test_server_shutdown_closes_sockets_with_1001():
+    async with (
+        serving() as server,
+        server.subscribe(1) as ws,
+    ):
+        await receive_json(ws)
+        server.shutdown.set()
+        assert await _closed_with(ws) == 1001
+        with trio.fail_after(10):
+            await server.stopped.wait()
+
+
+async def test_a_dead_peer_is_detected_and_its_socket_closed():
+    """hypercorn's pings alone never close a silent peer (pongs are dropped before the app);
+    its read_timeout, which a live client's pongs keep resetting, does."""
+    settings = test_settings(ws_ping_interval=0.2, dead_peer_timeout=1.0, **FAST)
+    async with serving(settings) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        request = (f"GET /api/presence/subscribe?token={make_token(2)} HTTP/1.1\r\n"
+                   f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n")
+        await stream.send_all(request.encode())
+        received = b""
+        with trio.fail_after(5):  # read (without ever answering a ping) until the server hangs up
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 101")
+        assert b"initial_state" in received
+        await stream.aclose()
+        # hypercorn hangs up only after the app's handler (and its subscription) ended
+        assert server.service.socket_count(2) == 0
+
+
+async def test_a_live_client_answering_pings_is_not_taken_for_dead():
+    settings = test_settings(ws_ping_interval=0.2, dead_peer_timeout=1.0)
+    async with serving(settings) as server, server.subscribe(1) as ws:
+        await receive_json(ws)
+        await trio.sleep(2.5)  # well past the dead-peer timeout; trio-websocket answers pings
+        await ws.send_message('{"type": "ping"}')
+        assert await receive_json(ws) == {"type": "pong"}
+
+
+async def test_a_draining_server_refuses_new_sockets_with_503(server):
+    server.runtime.draining.set()
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with server.subscribe(1):
+            pytest.fail("upgraded while draining")
+    assert rejected.value.status_code == 503
