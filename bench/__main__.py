@@ -1,0 +1,77 @@
+"""`python -m bench [--quick] [--scenario F1,F3] [--out bench/RESULTS.md]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from . import machine, report
+from .scenarios import Context, Row, Scale, f1_fanout, f2_mix, f3_idle, f4_storage, f5_actors
+
+SCENARIOS = {
+    "F1": f1_fanout.run,
+    "F2": f2_mix.run,
+    "F3": f3_idle.run,
+    "F4": f4_storage.run,
+    "F5": f5_actors.run,
+}
+NAMES = {"F1": "F1 fan-out", "F2": "F2 realistic mix", "F3": "F3 idle sockets",
+         "F4": "F4 storage", "F5": "F5 actors"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="every scenario scaled to seconds")
+    parser.add_argument("--scenario", default=",".join(SCENARIOS),
+                        help="comma-separated subset, e.g. F1,F3")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="Markdown table (default bench/RESULTS.md; none for --quick)")
+    parser.add_argument("--json", type=Path, default=None, help="raw numbers as JSON")
+    parser.add_argument("--workdir", type=Path, default=None, help="logs and scratch files")
+    args = parser.parse_args(argv)
+    wanted = [s.strip().upper() for s in args.scenario.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+
+    machine.raise_nofile()
+    machine.pin(machine.LOAD_CORE)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="presence-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(Scale.quick_scale() if args.quick else Scale(), workdir)
+    environment = machine.describe()
+    print("\n".join(environment), f"\nlogs: {workdir}", flush=True)
+
+    started = time.monotonic()
+    rows = []
+    for name in wanted:
+        print(f"{name} ...", flush=True)
+        t0 = time.monotonic()
+        try:
+            row = SCENARIOS[name](ctx)
+        except Exception as exc:
+            traceback.print_exc()
+            row = Row(NAMES[name], "failed", "-", False, f"{type(exc).__name__}: {exc}"[:300],
+                      {"failed": True})
+        row.data["seconds"] = time.monotonic() - t0
+        rows.append(row)
+        print(f"{name} done in {row.data['seconds']:.0f} s: {row.result}", flush=True)
+
+    elapsed = time.monotonic() - started
+    text = report.markdown(rows, environment, args.quick, elapsed)
+    print("\n" + text)
+    out = args.out or (None if args.quick else Path(__file__).parent / "RESULTS.md")
+    if out is not None:
+        report.write(out, text)
+    if args.json is not None:
+        report.write(args.json, json.dumps([r.__dict__ for r in rows], default=str, indent=1))
+    return 0 if all(not r.data.get("failed") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Scenarios F1-F5. Each `run(ctx)` returns one `Row` (or a failed row on error)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass
+class Scale:
+    """Sizes of every scenario; `quick()` shrinks them to a few seconds each."""
+
+    f1_subscribers: int = 1000
+    f1_seconds: float = 10.0
+    f2_users: int = 10_000
+    f2_contacts: int = 50
+    f2_status_rate: float = 100.0
+    f2_typing_rate: float = 300.0
+    f2_seconds: float = 60.0
+    f2_heartbeat: float = 30.0
+    f3_sockets: int = 20_000
+    f3_seconds: float = 60.0
+    f4_users: int = 10_000
+    f4_rate: float = 5000.0
+    f4_seconds: float = 60.0
+    f5_actors: int = 100_000
+    quick: bool = False
+
+    @classmethod
+    def quick_scale(cls) -> Scale:
+        return cls(
+            f1_subscribers=50, f1_seconds=2.0, f2_users=300, f2_contacts=10,
+            f2_status_rate=20.0, f2_typing_rate=40.0, f2_seconds=4.0, f2_heartbeat=2.0,
+            f3_sockets=200, f3_seconds=3.0, f4_users=200, f4_rate=200.0, f4_seconds=4.0,
+            f5_actors=2000, quick=True,
+        )
+
+
+@dataclasses.dataclass
+class Row:
+    scenario: str
+    result: str  # headline number with unit
+    target: str
+    met: bool | None  # None: not measured
+    details: str = ""
+    data: dict = dataclasses.field(default_factory=dict)  # raw numbers, for JSON/tests
+
+
+@dataclasses.dataclass
+class Context:
+    scale: Scale
+    workdir: Path
+    log: list[str] = dataclasses.field(default_factory=list)
+    reference_rate: float | None = None
+
+    def say(self, text: str) -> None:
+        print(f"  {text}", flush=True)
+        self.log.append(text)
