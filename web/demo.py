@@ -7,10 +7,7 @@ with `presence-actors token 1`.
 
 from __future__ import annotations
 
-import json
 import logging
-import tempfile
-from pathlib import Path
 
 log = logging.getLogger("presence_actors.web")
 
@@ -47,21 +44,16 @@ def directory_data(document: dict):
     )
 
 
-async def install_demo(service, store_url: str) -> bool:
+async def install_demo(service) -> bool:
     """Import the demo directory if the store's directory is empty; True if it did."""
     store = service.store
     current = await store.load_directory()
     if current.users:
         return False
-    if hasattr(store, "directory") and store_url.startswith("memory:"):
-        store.directory = directory_data(DEMO_DIRECTORY)  # MemoryStore keeps it in a field
-    else:
-        import storage
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "demo-directory.json"
-            path.write_text(json.dumps(DEMO_DIRECTORY))
-            await storage.import_directory_file(store_url, str(path))
+    if hasattr(store, "import_directory"):  # storage.Store
+        await store.import_directory(DEMO_DIRECTORY)
+    else:  # presence_actors.MemoryStore keeps the directory in a field
+        store.directory = directory_data(DEMO_DIRECTORY)
     await service.refresh_directory(force=True)
     log.info("imported the demo directory (%d users)", len(DEMO_DIRECTORY["users"]))
     return True

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 PREFIX = "presence_"
 
@@ -35,12 +35,46 @@ class WebMetrics:
             ["status"], registry=self.registry,
         )
 
+    def watch_core(self, statistics: Callable[[], object]) -> None:
+        """Export the core's `ServiceStatistics` under stable, labelled names."""
+        self.registry.register(_CoreCollector(statistics))
+
     def watch(self, name: str, statistics: Callable[[], object | None]) -> None:
         """Export a `statistics()` snapshot's numbers under `presence_<name>_...` per scrape."""
         self.registry.register(_SnapshotCollector(PREFIX + name, statistics))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _CoreCollector:
+    def __init__(self, statistics: Callable[[], object]) -> None:
+        self.statistics = statistics
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.statistics()
+        actors = GaugeMetricFamily(PREFIX + "live_actors", "Live actors, by kind", labels=["kind"])
+        actors.add_metric(["user"], s.user_actors)
+        actors.add_metric(["conversation"], s.conversation_actors)
+        yield actors
+        pushes = CounterMetricFamily(PREFIX + "pushes", "Changes pushed, by type", labels=["type"])
+        pushes.add_metric(["presence_update"], s.presence_pushes)
+        pushes.add_metric(["typing_update"], s.typing_pushes)
+        yield pushes
+        for name, value, text in [
+            ("deliveries", s.deliveries, "Frames offered to outboxes"),
+            ("actor_restarts", s.restarts, "Actors restarted by the supervisor"),
+            ("actors_given_up", s.given_up, "Actors given up after too many restarts"),
+            ("actors_started", s.actors_started, "Actors started"),
+            ("actors_retired", s.actors_retired, "Actors retired when idle"),
+            ("rejected_busy", s.rejected_busy, "Messages refused by a full mailbox"),
+            ("core_rate_limited", s.rate_limited, "Status and typing updates rate limited"),
+        ]:
+            yield CounterMetricFamily(PREFIX + name, text, value=value)
+        yield GaugeMetricFamily(PREFIX + "subscribers", "Open subscriptions", value=s.subscribers)
 
 
 class _SnapshotCollector:

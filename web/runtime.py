@@ -13,9 +13,11 @@ ones with 1001, before hypercorn stops listening.
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 
 import trio
+
+from storage import open_store
 
 from .auth import TokenVerifier
 from .config import Settings
@@ -23,24 +25,6 @@ from .demo import install_demo
 from .metrics import WebMetrics
 
 log = logging.getLogger("presence_actors.web")
-
-
-@asynccontextmanager
-async def open_store(url: str):
-    """The store for a URL: the storage package when it is there, else memory:// only."""
-    try:
-        from storage import open_store as storage_open_store
-    except ImportError:
-        storage_open_store = None
-    if storage_open_store is not None:
-        async with storage_open_store(url) as store:
-            yield store
-        return
-    if not url.startswith("memory:"):
-        raise RuntimeError(f"no storage backend for {url!r} (only memory:// is available)")
-    from presence_actors.ports import MemoryStore
-
-    yield MemoryStore()
 
 
 class Runtime:
@@ -61,7 +45,7 @@ class Runtime:
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.service = await nursery.start(self._run)
-        self.metrics.watch("core", self.service.statistics)
+        self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
 
     async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -81,7 +65,7 @@ class Runtime:
                         open_presence(store, timing=self.settings.timing(), clock=self.wall)
                     )
                     if self.settings.demo:
-                        await install_demo(service, self.settings.store_url)
+                        await install_demo(service)
                     task_status.started(service)
                     await self._stop.wait()
         finally:

@@ -254,7 +254,8 @@ async def test_health_and_readiness_need_no_token(server):
         metrics = await anonymous.get("/metrics")
         assert metrics.status_code == 200
         assert "presence_sockets_open 0.0" in metrics.text
-        assert "presence_core_user_actors" in metrics.text
+        assert 'presence_live_actors{kind="user"}' in metrics.text
+        assert "presence_pushes_total" in metrics.text
 
 
 async def test_readyz_is_503_when_the_store_is_unreachable(server):
