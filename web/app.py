@@ -28,6 +28,8 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL."""
     if settings is None:
         settings = Settings.from_env().with_dev_secret()
+    if store is None:
+        settings.prepare_data_dir()
     runtime = Runtime(settings, store)
     app = QuartTrio("presence_actors.web")
     app.config.update(

@@ -42,7 +42,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("port", int, "listen port (0 picks a free one)"),
     SettingSpec("data_dir", str, "directory for the dev JWT secret and the SQLite file"),
     SettingSpec("database_url", str, "store: postgresql://..., sqlite:///path or memory://"),
-    SettingSpec("jwt_secret", str, "HS256 secret (default: a dev secret kept in the data dir)"),
+    SettingSpec("jwt_secret", str, "HS256 secret (unset: a dev secret generated in the data dir)"),
     SettingSpec("jwt_public_key", str, "PEM public key for RS256/ES256"),
     SettingSpec("jwt_public_key_file", str, "file holding the PEM public key"),
     SettingSpec("jwt_algorithms", str, "accepted JWT algorithms, comma-separated"),
@@ -131,6 +131,11 @@ class Settings:
 
         names = {f.name for f in fields(Timing)}
         return Timing(**{n: getattr(self, n) for n in names if hasattr(self, n)})
+
+    def prepare_data_dir(self) -> None:
+        """The default SQLite file lives in the data dir: make sure it exists."""
+        if self.database_url is None:
+            Path(self.data_dir).mkdir(parents=True, exist_ok=True)
 
     def with_dev_secret(self) -> Settings:
         """Fill in the dev HS256 secret (created once, 0600, in the data dir) if none is set."""

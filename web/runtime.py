@@ -17,7 +17,7 @@ from contextlib import AsyncExitStack
 
 import trio
 
-from storage import open_store
+from storage import StoreOptions, open_store
 
 from .auth import TokenVerifier
 from .config import Settings
@@ -58,8 +58,9 @@ class Runtime:
                 async with AsyncExitStack() as stack:
                     store = self._given_store
                     if store is None:
+                        options = StoreOptions(close_deadline=self.settings.shutdown_timeout)
                         store = await stack.enter_async_context(
-                            open_store(self.settings.store_url)
+                            open_store(self.settings.store_url, options=options)
                         )
                     service = await stack.enter_async_context(
                         open_presence(store, timing=self.settings.timing(), clock=self.wall)
@@ -75,7 +76,8 @@ class Runtime:
         """Stop the actors and flush the store, within the shutdown timeout."""
         self.draining.set()
         self._stop.set()
-        with trio.move_on_after(self.settings.shutdown_timeout):
+        # actors get up to shutdown_timeout to stop, then the store as long to flush
+        with trio.move_on_after(2 * self.settings.shutdown_timeout):
             await self._stopped.wait()
         if not self._stopped.is_set() and self._scope is not None:
             log.warning("service did not stop in time; cancelling")

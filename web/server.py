@@ -12,6 +12,7 @@ hypercorn stops listening; the app's `after_serving` then stops the actors and f
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 import hypercorn.trio
@@ -28,8 +29,9 @@ def hypercorn_config(settings: Settings) -> Config:
     config.read_timeout = settings.dead_peer_timeout
     config.websocket_max_message_size = MAX_FRAME_BYTES
     config.graceful_timeout = settings.shutdown_timeout / 2
-    config.accesslog = "-" if settings.access_log else None
-    config.errorlog = "-"
+    # Through the logging module (one handler, configured by the CLI), not straight to stderr.
+    config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 
