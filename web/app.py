@@ -11,7 +11,7 @@ The store and the actors start in `before_serving` and stop — flushing the sto
 
 from __future__ import annotations
 
-from quart_schema import HttpSecurityScheme, Info, QuartSchema
+from quart_schema import HttpSecurityScheme, Info, OpenAPIProvider, QuartSchema
 from quart_trio import QuartTrio
 
 from . import errors
@@ -22,6 +22,17 @@ from .socket import subscribe
 
 TITLE = "presence-actors"
 VERSION = "0.1.0"
+
+
+class _OpenAPI(OpenAPIProvider):
+    """Ids in paths are matched as text (so `abc` is a 422, as in FastAPI, not a 404), but
+    documented as what they must be: positive 64-bit integers."""
+
+    def build_path_parameter(self, name, converter):
+        parameter = super().build_path_parameter(name, converter)
+        if name.endswith("_id"):
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+        return parameter
 
 
 def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
@@ -50,6 +61,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
                               "typing. WebSocket: /api/presence/subscribe (see docs/api.md)."),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         security=[{"bearer": []}],
+        openapi_provider_class=_OpenAPI,
     )
     app.register_blueprint(api)
     app.register_blueprint(ops)

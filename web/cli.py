@@ -180,6 +180,24 @@ def directory_export(**options: object) -> None:
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI document the service serves at /openapi.json (docs/openapi.json)."""
+    from presence_actors import MemoryStore
+
+    from .app import create_app
+
+    app = create_app(Settings(jwt_secret="x" * 32), store=MemoryStore())
+
+    async def render() -> dict:
+        async with app.test_request_context("/openapi.json"):
+            return app.extensions["QUART_SCHEMA"].openapi_provider.schema()
+
+    schema = trio.run(render)
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    click.echo(orjson.dumps(schema, option=options).decode())
+
+
 def _store_url(options: dict) -> str:
     settings = Settings(**{k: v for k, v in options.items() if v is not None})
     settings.prepare_data_dir()

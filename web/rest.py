@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import trio
 from quart import Blueprint, Response, current_app, g, request
-from quart_schema import document_querystring, document_request, document_response, hide
+from quart_schema import (
+    document_querystring,
+    document_request,
+    document_response,
+    hide,
+    operation_id,
+)
 
 from presence_actors.model import format_time
 
@@ -83,6 +89,7 @@ def rest_device_id(identity: Identity) -> str:
 
 
 @api.post("/api/presence/status")
+@operation_id("status")
 @document_request(StatusRequest)
 @responses(StatusResponse, _429=ErrorResponse)
 async def post_status() -> Response:
@@ -96,6 +103,7 @@ async def post_status() -> Response:
 
 
 @api.get("/api/presence/users")
+@operation_id("presences")
 @document_querystring(UserIdsQuery)
 @responses(PresenceList)
 async def get_presences() -> Response:
@@ -106,6 +114,7 @@ async def get_presences() -> Response:
 
 
 @api.get("/api/presence/users/<user_id>")
+@operation_id("presence")
 @responses(PresenceResponse, _404=ErrorResponse)
 async def get_presence(user_id: str) -> Response:
     """One user's presence; 404 when unknown or not visible to the caller (alike on purpose)."""
@@ -115,6 +124,7 @@ async def get_presence(user_id: str) -> Response:
 
 
 @api.post("/api/conversations/<conversation_id>/typing")
+@operation_id("typing")
 @document_request(TypingRequest)
 @responses(TypingResponse, _404=ErrorResponse, _429=ErrorResponse)
 async def post_typing(conversation_id: str) -> Response:
