@@ -1,7 +1,8 @@
 """ConversationActor: the thin shell around `conversation_rules` for one conversation.
 
-Typers are rebuilt from the typing index on (re)start, expiries included, so a crash
-never leaves an indicator stuck on; only the rate-limit buckets start afresh.
+After a crash it resumes from the last state a step completed. A fresh actor rebuilds its
+typers, expiries included, from the typing index, so even an actor that was given up
+never leaves an indicator stuck on; only its rate-limit buckets start afresh.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ class ConversationActor:
         self.runtime = registry.runtime
         self.conversation_id = conversation_id
         self.inbox = inbox
+        self.last_state: rules.ConversationState | None = None
 
     async def start(self) -> rules.ConversationState:
+        if self.last_state is not None:  # restarted after a crash: resume
+            return self.last_state
         typers = dict(self.runtime.typing.typers(self.conversation_id))
         return rules.ConversationState(self.conversation_id, typers, {})
 
@@ -47,6 +51,7 @@ class ConversationActor:
         self.runtime.typing.update(self.conversation_id, {})
 
     def execute(self, state: rules.ConversationState, effects: list[rules.Effect]) -> None:
+        self.last_state = state
         self.runtime.typing.update(self.conversation_id, state.typers)
         for effect in effects:
             match effect:

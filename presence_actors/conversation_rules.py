@@ -118,6 +118,8 @@ def apply(
             effects.extend(pushed)
         case Expire():
             pass
+        case _:
+            raise TypeError(f"not a conversation message: {message!r}")
     return state, effects
 
 

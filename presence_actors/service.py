@@ -117,8 +117,11 @@ class PresenceService:
             raise
 
     async def touch(self, user_id: int, device_id: str) -> None:
-        """Activity on a device (a typing POST, a WebSocket frame). Only a live user needs it."""
-        if self.registry.live(USER, user_id) is not None:
+        """Activity on a device (a typing POST, a WebSocket frame). A user with no live actor
+        has no live device to extend, unless their actor was given up under open sockets:
+        then this starts a fresh one, which rebuilds the devices from those sockets."""
+        live = self.registry.live(USER, user_id) is not None
+        if live or self.runtime.subscribers.count(user_id):
             self.registry.tell(USER, user_id, user_rules.Touch(device_id))
 
     async def presences(

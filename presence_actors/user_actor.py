@@ -1,7 +1,8 @@
 """UserActor: the thin shell around `user_rules` for one user.
 
-It rebuilds its state on (re)start — last_seen and the last announced status from the
-board (after a crash) or the store, and one connected device per live session — then
+On a first start it rebuilds its state: last_seen from the store and one connected device
+per live session (sessions outlive an actor that was given up). After a crash it resumes
+from the last state a step completed. Then it
 applies the rules and carries out their effects: push to everyone who can see the user,
 persist the snapshot, answer the caller, and end the user's typing when they go offline.
 """
@@ -25,8 +26,13 @@ class UserActor:
         self.runtime = registry.runtime
         self.user_id = user_id
         self.inbox = inbox
+        self.last_state: rules.UserState | None = None
 
     async def start(self) -> rules.UserState:
+        """After a crash, resume from the last state a step completed (the message that
+        crashed is dropped and its caller told); on a first start, rebuild."""
+        if self.last_state is not None:
+            return self.last_state
         runtime = self.runtime
         previous = runtime.board.get(self.user_id)
         if previous is None:
@@ -48,7 +54,7 @@ class UserActor:
         return rules.apply(state, message, now, self.runtime.timing)
 
     def next_deadline(self, state: rules.UserState) -> float | None:
-        return rules.next_deadline(state)
+        return rules.next_deadline(state, self.runtime.timing)
 
     def is_idle(self, state: rules.UserState) -> bool:
         return rules.is_idle(state)
@@ -63,6 +69,7 @@ class UserActor:
         self.runtime.board.pop(self.user_id, None)
 
     def execute(self, state: rules.UserState, effects: list[rules.Effect]) -> None:
+        self.last_state = state
         runtime = self.runtime
         for effect in effects:
             match effect:

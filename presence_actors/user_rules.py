@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import RateLimited
@@ -19,6 +19,7 @@ from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
+DEFAULT_TIMING = Timing()
 
 
 # --- state -------------------------------------------------------------------------------
@@ -39,6 +40,9 @@ class UserState:
     sockets: Mapping[str, int]  # open sockets per device key (a device may post offline)
     last_seen: float | None
     announced: PresenceStatus  # the aggregate last pushed to watchers
+    # Devices that posted offline, and when: an offline post is accepted without limit but
+    # still opens the device's rate window, so online/offline cannot alternate unlimited.
+    offline_at: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def status(self) -> PresenceStatus:
@@ -141,7 +145,7 @@ def apply(
 ) -> tuple[UserState, list[Effect]]:
     """One step: expire what is due, handle the message, then derive push and persist."""
     before = state
-    state = expire(state, now)
+    state = expire(state, now, timing)
     effects: list[Effect] = []
     match message:
         case SetStatus(device_id, status, reply):
@@ -160,6 +164,8 @@ def apply(
             state = disconnect(state, device_id, now, timing)
         case Expire():
             pass
+        case _:
+            raise TypeError(f"not a user message: {message!r}")
     return announce(before, state, effects)
 
 
@@ -179,16 +185,19 @@ def announce(
     return state, derived + effects
 
 
-def expire(state: UserState, now: float) -> UserState:
+def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> UserState:
     """Drop devices whose lifetime has run out. Expiry does not move last_seen."""
     live = {
         key: device
         for key, device in state.devices.items()
         if device.expires_at is None or device.expires_at > now
     }
-    if len(live) == len(state.devices):
+    windows = {
+        key: at for key, at in state.offline_at.items() if at + timing.status_min_interval > now
+    }
+    if len(live) == len(state.devices) and len(windows) == len(state.offline_at):
         return state
-    return replace(state, devices=live)
+    return replace(state, devices=live, offline_at=windows)
 
 
 def set_status(
@@ -196,19 +205,24 @@ def set_status(
 ) -> UserState:
     """An explicit status update. Raises RateLimited (and changes nothing) when too soon."""
     devices = dict(state.devices)
+    offline_at = dict(state.offline_at)
     if status is OFFLINE:
-        # Offline is never limited and ends the device at once, rate window included.
+        # Never limited; ends the device at once and opens its rate window.
         devices.pop(device_id, None)
-        return replace(state, devices=devices, last_seen=now)
+        offline_at[device_id] = now
+        return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
     current = devices.get(device_id)
-    if current is not None and current.status_at is not None:
-        ready_at = current.status_at + timing.status_min_interval
-        if now < ready_at:
-            raise RateLimited(max(1, math.ceil(ready_at - now)))
+    previous = max(
+        current.status_at if current is not None and current.status_at is not None else -math.inf,
+        offline_at.pop(device_id, -math.inf),
+    )
+    ready_at = previous + timing.status_min_interval
+    if now < ready_at:
+        raise RateLimited(max(1, math.ceil(ready_at - now)))
     has_socket = state.sockets.get(device_id, 0) > 0
     expires_at = None if has_socket else now + timing.ttl(status)
     devices[device_id] = Device(status, now, expires_at, status_at=now)
-    return replace(state, devices=devices, last_seen=now)
+    return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
 
 
 def touch(state: UserState, device_id: str, now: float, timing: Timing) -> UserState:
@@ -255,12 +269,13 @@ def disconnect(state: UserState, device_id: str, now: float, timing: Timing) -> 
     return replace(state, devices=devices, sockets=sockets, last_seen=now)
 
 
-def next_deadline(state: UserState) -> float | None:
-    """When the next device expires (wall time), or None if nothing is pending."""
+def next_deadline(state: UserState, timing: Timing = DEFAULT_TIMING) -> float | None:
+    """When the next device expires or rate window closes (wall time); None if nothing is."""
     deadlines = [d.expires_at for d in state.devices.values() if d.expires_at is not None]
+    deadlines.extend(at + timing.status_min_interval for at in state.offline_at.values())
     return min(deadlines) if deadlines else None
 
 
 def is_idle(state: UserState) -> bool:
     """Nothing live and nothing pending: the actor may persist and stop."""
-    return not state.devices and not state.sockets
+    return not state.devices and not state.sockets and not state.offline_at
