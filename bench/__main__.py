@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Markdown table (default bench/RESULTS.md; none for --quick)")
     parser.add_argument("--json", type=Path, default=None, help="raw numbers as JSON")
     parser.add_argument("--workdir", type=Path, default=None, help="logs and scratch files")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="py-spy the server during F1/F2 measurement into DIR")
     args = parser.parse_args(argv)
     wanted = [s.strip().upper() for s in args.scenario.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SCENARIOS]
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     machine.pin(machine.LOAD_CORE)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="presence-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(Scale.quick_scale() if args.quick else Scale(), workdir)
+    ctx = Context(Scale.quick_scale() if args.quick else Scale(), workdir,
+                  profile_dir=args.profile)
     environment = machine.describe()
     print("\n".join(environment), f"\nlogs: {workdir}", flush=True)
 

@@ -121,15 +121,15 @@ class SubscriberPool:
 
     async def _heartbeats(self) -> None:
         """Send an application ping from every socket once per interval, spread evenly."""
-        tick = 0.1
-        i = 0
+        tick, i, due = 0.1, 0, 0.0
         while True:
             n = len(self.sockets)
-            per_tick = max(1, round(n * tick / self.heartbeat)) if n else 0
-            for _ in range(per_tick):
+            due += n * tick / self.heartbeat
+            while due >= 1 and n:
                 self.sockets[i % n].send_text(PING)
                 i += 1
-            self.counts["pings_sent"] += per_tick
+                due -= 1
+                self.counts["pings_sent"] += 1
             await asyncio.sleep(tick)
 
     async def _sweep(self, period: float = 0.02) -> None:

@@ -146,7 +146,7 @@ def service_env(database_url: str, port: int = 0, **settings: object) -> dict[st
         "PRESENCE_JWT_SECRET": tokens.SECRET,
         "PRESENCE_DEMO": "0",
         "PRESENCE_ACCESS_LOG": "0",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     })
     for name, value in settings.items():
         env["PRESENCE_" + name.upper()] = str(value)

@@ -52,6 +52,7 @@ class Context:
     workdir: Path
     log: list[str] = dataclasses.field(default_factory=list)
     reference_rate: float | None = None
+    profile_dir: Path | None = None  # py-spy the server in measured windows when set
 
     def say(self, text: str) -> None:
         print(f"  {text}", flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 
-from .. import directories, servers, tokens
+from .. import directories, profiling, servers, tokens
 from ..workers import Worker
 from . import Context, Row
 
@@ -25,7 +25,7 @@ def reference_frames() -> list[bytes]:
     ]
 
 
-def measure(ctx: Context, server, plan, expect_initial: bool, drive) -> dict:
+def measure(ctx: Context, server, plan, expect_initial: bool, drive, profile=None) -> dict:
     seconds, warmup = ctx.scale.f1_seconds, min(2.0, ctx.scale.f1_seconds / 2)
     pool = Worker("bench.pool.SubscriberPool", host=server.host, port=server.port,
                   subscribers=plan, mode="count", expect_initial=expect_initial)
@@ -38,10 +38,13 @@ def measure(ctx: Context, server, plan, expect_initial: bool, drive) -> dict:
         cpu0 = server.cpu_seconds()
         pool.send("measure", warmup=warmup, duration=seconds)
         drive(driver, warmup + seconds + 0.5)
+        sampler = profiling.start(server.ps.pid, warmup + seconds, profile) if profile else None
         window = pool.recv(wait=seconds + 120)
         driven = driver.recv(wait=seconds + 120)
         cpu = (server.cpu_seconds() - cpu0) / driven["seconds"]
         final = pool.call("results")
+        if profile:
+            ctx.say("F1 profile:\n" + profiling.finish(sampler, profile, top=15))
     finally:
         pool.stop()
         driver.stop()
@@ -76,8 +79,9 @@ def run(ctx: Context) -> Row:
     service = servers.Service(url, ctx.workdir / "f1.log", status_min_interval=0)
     try:
         plan = [(i, tokens.subscribe_path(i)) for i in range(2, n + 2)]
+        profile = ctx.profile_dir / "f1.txt" if ctx.profile_dir else None
         svc = measure(ctx, service, plan, True,
-                      lambda d, t: d.send("run_service", user_id=1, duration=t))
+                      lambda d, t: d.send("run_service", user_id=1, duration=t), profile)
         svc["metrics"] = {k: v for k, v in service.metrics().items() if "deliver" in k}
     finally:
         service.stop()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import random
 
-from .. import directories, servers, tokens
+from .. import directories, profiling, servers, tokens
 from ..drivers import percentiles
 from ..workers import Worker
 from . import Context, Row
@@ -87,9 +87,13 @@ def run(ctx: Context) -> Row:
         connected = pool.call("connect", wait=660, concurrency=100, timeout=600)
         ctx.say(f"F2: {connected['connected']} connected in {connected['seconds']:.1f} s; driving")
         cpu0, rss0 = service.cpu_seconds(), service.rss()
-        driven = driver.call("run", wait=s.f2_seconds + 120, changes=changes, typers=typers,
-                             status_rate=s.f2_status_rate, typing_rate=s.f2_typing_rate,
-                             duration=s.f2_seconds, device=DEVICE)
+        driver.send("run", changes=changes, typers=typers, status_rate=s.f2_status_rate,
+                    typing_rate=s.f2_typing_rate, duration=s.f2_seconds, device=DEVICE)
+        profile = ctx.profile_dir / "f2.txt" if ctx.profile_dir else None
+        sampler = profiling.start(service.ps.pid, s.f2_seconds, profile) if profile else None
+        driven = driver.recv(wait=s.f2_seconds + 120)
+        if profile:
+            ctx.say("F2 profile:\n" + profiling.finish(sampler, profile, top=15))
         cpu = (service.cpu_seconds() - cpu0) / driven["seconds"]
         pool.call("measure", warmup=0, duration=2.0)  # let the last deliveries land
         got = pool.call("results", wait=120)

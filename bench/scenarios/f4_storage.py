@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import os
 import subprocess
-import time
 
 import orjson
 
@@ -77,7 +76,7 @@ def run(ctx: Context) -> Row:
         service = servers.Service(url, log, status_min_interval=0)
         pool = Worker("bench.pool.SubscriberPool", host=service.host, port=service.port,
                       subscribers=[(u, tokens.subscribe_path(u)) for u in range(2, n + 2)],
-                      mode="idle", heartbeat=30.0)
+                      mode="idle")  # no app pings: they move last_seen while we compare
         poller = Worker("bench.dbpoll.Poller", dsn=url)
         connected = pool.call("connect", wait=660, concurrency=100, timeout=600)
         ctx.say(f"F4: {connected['connected']} sockets in {connected['seconds']:.0f} s; "
@@ -129,7 +128,3 @@ def _short(metrics: dict) -> str:
     keep = {k.replace("presence_storage_", ""): v for k, v in metrics.items()
             if any(w in k for w in ("pending", "flush", "fail", "written", "batch"))}
     return ", ".join(f"{k}={v:g}" for k, v in sorted(keep.items())[:8]) or "-"
-
-
-def _now() -> float:
-    return time.monotonic()

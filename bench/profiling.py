@@ -1,0 +1,67 @@
+"""Optional py-spy sampling of the server during a scenario's measured window.
+
+`python -m bench --profile DIR` records `DIR/<scenario>.txt` (collapsed stacks, loadable by
+speedscope or flamegraph.pl) and `DIR/<scenario>.svg` is left to those tools; `summary`
+prints the heaviest frames by own time and by inclusive time.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def py_spy() -> str | None:
+    local = Path(sys.executable).with_name("py-spy")
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def start(pid: int, seconds: float, out: Path, rate: int = 200) -> subprocess.Popen | None:
+    binary = py_spy()
+    if binary is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [binary, "record", "-p", str(pid), "-d", str(max(1, int(seconds))), "-r", str(rate),
+         "-f", "raw", "-o", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def finish(process: subprocess.Popen | None, out: Path, top: int = 25) -> str:
+    if process is None:
+        return "py-spy not found"
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+    if not out.exists():
+        return "py-spy wrote nothing"
+    text = summary(out, top)
+    out.with_suffix(".summary.txt").write_text(text)
+    return text
+
+
+def summary(path: Path, top: int = 25) -> str:
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    lines = [f"{total} samples", "-- own time"]
+    lines += [f"{100 * n / total:5.1f}% {f}" for f, n in own.most_common(top)]
+    lines += ["-- inclusive"]
+    lines += [f"{100 * n / total:5.1f}% {f}" for f, n in inclusive.most_common(top * 2)]
+    return "\n".join(lines)
