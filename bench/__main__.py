@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Markdown table (default bench/RESULTS.md; none for --quick)")
     parser.add_argument("--json", type=Path, default=None, help="raw numbers as JSON")
     parser.add_argument("--workdir", type=Path, default=None, help="logs and scratch files")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one size, e.g. --set f3_sockets=5000 (see Scale)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="py-spy the server during F1/F2 measurement into DIR")
     args = parser.parse_args(argv)
@@ -45,8 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     machine.pin(machine.LOAD_CORE)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="presence-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(Scale.quick_scale() if args.quick else Scale(), workdir,
-                  profile_dir=args.profile)
+    scale = Scale.quick_scale() if args.quick else Scale()
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if not hasattr(scale, name) or name == "quick":
+            parser.error(f"--set: no size named {name!r}")
+        setattr(scale, name, type(getattr(scale, name))(value))
+    ctx = Context(scale, workdir, profile_dir=args.profile)
     environment = machine.describe()
     print("\n".join(environment), f"\nlogs: {workdir}", flush=True)
 

@@ -80,7 +80,11 @@ class SubscriberPool:
             self.errors.append(text)
 
     async def connect(self, concurrency: int = 64, timeout: float = 120.0) -> dict:
-        """Open every planned socket (bounded concurrency); wait for each initial_state."""
+        """Open every planned socket (bounded concurrency); wait for each initial_state.
+
+        Past `timeout` the sockets not yet open are given up and counted as failed, so a
+        server that slows down as it fills still ends the phase on time.
+        """
         started = time.monotonic()
         gate = asyncio.Semaphore(concurrency)
         statuses: collections.Counter[int] = collections.Counter()
@@ -95,9 +99,13 @@ class SubscriberPool:
                     status = getattr(exc, "status", None)
                     statuses[status or type(exc).__name__] += 1
 
-        await asyncio.wait_for(
-            asyncio.gather(*(one(u, p) for u, p in self.plan)), timeout
-        )
+        tasks = [asyncio.create_task(one(u, p)) for u, p in self.plan]
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=10)
+            statuses["gave up (connect phase timed out)"] += len(late)
         if self.heartbeat:
             self._tasks.append(asyncio.create_task(self._heartbeats()))
         if self.mode != "record":
@@ -112,11 +120,15 @@ class SubscriberPool:
         proto = await open_subscriber(self.host, self.port, path, self.on_message)
         proto.tag = user_id
         proto.count_only = self.mode != "record"
-        status = await proto.opened
-        if status != 101:
-            raise _Rejected(status)
-        if self.expect_initial:
-            await proto.first
+        try:
+            status = await proto.opened
+            if status != 101:
+                raise _Rejected(status)
+            if self.expect_initial:
+                await proto.first
+        except BaseException:
+            proto.transport.close()
+            raise
         return proto
 
     async def _heartbeats(self) -> None:
