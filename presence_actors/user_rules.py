@@ -40,8 +40,9 @@ class UserState:
     sockets: Mapping[str, int]  # open sockets per device key (a device may post offline)
     last_seen: float | None
     announced: PresenceStatus  # the aggregate last pushed to watchers
-    # Devices that posted offline, and when: an offline post is accepted without limit but
-    # still opens the device's rate window, so online/offline cannot alternate unlimited.
+    # Devices gone (posted offline, or expired) whose rate window is still open, and when
+    # it opened: an offline post is accepted without limit but still opens the window, so
+    # online/offline cannot alternate unlimited; an expiry never shortens a window.
     offline_at: Mapping[str, float] = field(default_factory=dict)
 
     @property
@@ -192,10 +193,12 @@ def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> Use
         for key, device in state.devices.items()
         if device.expires_at is None or device.expires_at > now
     }
-    windows = {
-        key: at for key, at in state.offline_at.items() if at + timing.status_min_interval > now
-    }
-    if len(live) == len(state.devices) and len(windows) == len(state.offline_at):
+    windows = dict(state.offline_at)
+    for key, device in state.devices.items():  # an expired device keeps its open window
+        if key not in live and device.status_at is not None:
+            windows[key] = max(windows.get(key, -math.inf), device.status_at)
+    windows = {k: at for k, at in windows.items() if at + timing.status_min_interval > now}
+    if len(live) == len(state.devices) and windows == state.offline_at:
         return state
     return replace(state, devices=live, offline_at=windows)
 

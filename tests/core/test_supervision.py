@@ -239,3 +239,20 @@ async def test_supervisor_restarts_one_child_and_leaves_its_sibling_alone(autoju
             assert supervisor.statistics().restarts == 2
             steady_done.set()
             await supervisor.wait_idle()
+
+
+async def test_a_device_that_expires_inside_its_rate_window_keeps_the_window(autojump_clock):
+    # Regression: with a TTL shorter than the status interval, expiry used to drop the
+    # window with the device, and the next post was accepted early.
+    with trio.fail_after(60):
+        async with running(online_ttl=2, status_min_interval=5) as service:
+            await service.set_status(1, "phone", ONLINE)
+            await trio.sleep(3)
+            assert (await service.presence(1, 1)).status is PresenceStatus.OFFLINE
+            from presence_actors import RateLimited
+
+            with pytest.raises(RateLimited) as limited:
+                await service.set_status(1, "phone", ONLINE)
+            assert limited.value.retry_after == 2
+            await trio.sleep(2)
+            assert (await service.set_status(1, "phone", ONLINE)).status is ONLINE
