@@ -11,6 +11,7 @@ The store and the actors start in `before_serving` and stop — flushing the sto
 
 from __future__ import annotations
 
+from quart import request
 from quart_schema import HttpSecurityScheme, Info, OpenAPIProvider, QuartSchema
 from quart_trio import QuartTrio
 
@@ -67,6 +68,16 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     app.register_blueprint(ops)
     app.register_blueprint(subscribe)
     errors.register(app, lambda: runtime.metrics.rate_limited.labels(_endpoint()).inc())
+
+    @app.after_request
+    async def _drain_body(response):
+        # hypercorn + quart-trio: a keep-alive connection whose previous request body was
+        # never read stalls a later request (found by the fuzz test). Read it (<= 4 KiB).
+        try:
+            await request.get_data()
+        except Exception:
+            response.headers["Connection"] = "close"
+        return response
 
     @app.before_serving
     async def _start() -> None:

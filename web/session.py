@@ -91,7 +91,8 @@ class SocketSession:
     async def _reader(self) -> None:
         while True:
             message = await self.ws.receive()
-            data = message.encode() if isinstance(message, str) else message
+            # quart-trio hands an empty binary frame over as None (`bytes or text`)
+            data = message.encode() if isinstance(message, str) else (message or b"")
             if len(data) > MAX_FRAME_BYTES:
                 self.close(TOO_BIG)
                 return

@@ -263,3 +263,13 @@ async def test_readyz_is_503_when_the_store_is_unreachable(server):
     async with server.client(None) as anonymous:
         response = await anonymous.get("/readyz")
         assert response.status_code == 503 and response.json() == {"detail": "not ready"}
+
+
+async def test_regression_an_unread_request_body_does_not_stall_the_next_request(server):
+    """A GET with a body, answered without reading it, stalled a later request on the same
+    keep-alive connection (hypercorn + quart-trio; found by the fuzz test)."""
+    async with server.client(1) as ada:
+        with trio.fail_after(5):
+            for _ in range(30):
+                response = await ada.request("GET", "/healthz", content=b"x")
+                assert response.status_code == 200

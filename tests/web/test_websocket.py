@@ -305,3 +305,13 @@ async def test_a_draining_server_refuses_new_sockets_with_503(server):
         async with server.subscribe(1):
             pytest.fail("upgraded while draining")
     assert rejected.value.status_code == 503
+
+
+async def test_regression_an_empty_binary_frame_is_an_error_frame_not_a_crash(server):
+    """quart-trio hands an empty binary frame to the app as None (found by the fuzz test)."""
+    async with server.subscribe(1) as ws:
+        await receive_json(ws)
+        await ws.send_message(b"")
+        assert (await receive_json(ws))["data"]["code"] == "invalid_frame"
+        await ws.send_message('{"type": "ping"}')
+        assert await receive_json(ws) == {"type": "pong"}
