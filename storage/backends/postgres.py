@@ -8,6 +8,7 @@ Sessions run with `timezone = 'UTC'`: TIMESTAMP columns hold UTC.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from ..backend import Trace
 from ..directory_file import DirectoryImport, first_unknown
 from ..schema import CREATE_MIGRATIONS_TABLE, missing
 from ..timestamps import from_naive_utc, to_naive_utc
+
+log = logging.getLogger("storage")
 
 # pg_advisory_xact_lock key: stable, and specific to this schema.
 MIGRATION_LOCK = zlib.crc32(b"presence-actors schema_migrations")
@@ -185,6 +188,15 @@ async def _close_pool(pool: asyncpg.Pool, loop: object, timeout: float) -> None:
             pool.terminate()
 
 
+def _log_asyncio_error(loop: object, context: dict) -> None:
+    """Log what asyncio reports (e.g. asyncpg's "Future exception was never retrieved" when
+    a connection dies). trio-asyncio's default handler re-raises it into the loop's
+    nursery, which would crash the storage actor in the middle of an outage it survives."""
+    log.warning(
+        "asyncio in the storage loop: %s", context.get("message"), exc_info=context.get("exception")
+    )
+
+
 @asynccontextmanager
 async def open_postgres(
     dsn: str,
@@ -200,6 +212,7 @@ async def open_postgres(
             conn.add_query_logger(lambda record: trace(record.query))
 
     async with trio_asyncio.open_loop() as loop:
+        loop.set_exception_handler(_log_asyncio_error)
         create = trio_asyncio.aio_as_trio(asyncpg.create_pool, loop=loop)
         pool = await create(
             dsn,

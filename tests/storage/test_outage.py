@@ -12,6 +12,7 @@ from functools import partial
 
 import pytest
 import trio
+import trio.lowlevel
 
 from storage import StoreUnavailable, open_store
 from storage.backends.memory import MemoryBackend, MemoryDatabase
@@ -228,3 +229,33 @@ async def test_sqlite_locked_by_another_process_loses_nothing(sqlite_url):
             await wait_until(lambda: store.ready() and store.statistics().pending == 0)
     assert "locked" in (store.statistics().last_error or "")
     assert_same_rows(await rows_in_database(sqlite_url), users.expected)
+
+
+@pytest.mark.postgres
+async def test_an_asyncio_error_report_does_not_crash_the_storage_actor(postgres_url):
+    """Regression: trio-asyncio's default handler re-raised asyncpg's "Future exception was
+    never retrieved" (seen after connections died) into the loop, killing the actor."""
+    from storage.backends.postgres import open_postgres
+
+    opened = []
+
+    @asynccontextmanager
+    async def open_and_remember():
+        async with open_postgres(parse_url(postgres_url).dsn, connect_timeout=3.0) as backend:
+            opened.append(backend)
+            yield backend
+
+    with trio.fail_after(20):
+        async with open_store_with(open_and_remember, FAST) as store:
+            await store.import_directory(directory(1))
+            (backend,) = opened
+            backend._loop.call_exception_handler(
+                {
+                    "message": "Future exception was never retrieved",
+                    "exception": ConnectionError("unexpected connection_lost() call"),
+                }
+            )
+            await trio.lowlevel.checkpoint()  # where the re-raise used to be scheduled
+            store.persist(record(1, "online", NOW))
+            await store.flush()
+    assert_same_rows(await rows_in_database(postgres_url), {1: ("online", NOW)})
