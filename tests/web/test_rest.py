@@ -273,3 +273,15 @@ async def test_regression_an_unread_request_body_does_not_stall_the_next_request
             for _ in range(30):
                 response = await ada.request("GET", "/healthz", content=b"x")
                 assert response.status_code == 200
+
+
+async def test_metrics_export_storage_pending_and_flush_time_with_a_sqlite_store(tmp_path):
+    settings = test_settings(database_url=f"sqlite:///{tmp_path}/presence.db", demo=True)
+    async with serving(settings) as running, running.client(1) as ada:
+        assert (await ada.post("/api/presence/status", json={"status": "online"})
+                ).status_code == 200
+        text = (await ada.get("/metrics")).text
+        assert "presence_storage_pending " in text
+        assert "presence_storage_last_flush_seconds" in text
+        assert "presence_storage_ready 1.0" in text
+        assert (await ada.get("/readyz")).status_code == 200
