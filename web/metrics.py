@@ -8,6 +8,7 @@ snapshots at scrape time, so there is one source of truth and no double bookkeep
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -98,6 +99,8 @@ def _flatten(prefix: str, value: object) -> Iterator[Metric]:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             yield from _flatten(f"{prefix}_{f.name}", getattr(value, f.name))
+    elif value is None and prefix.endswith("_seconds"):  # not measured yet
+        yield GaugeMetricFamily(prefix, prefix, value=math.nan)
     elif isinstance(value, int | float):  # bool included
         yield GaugeMetricFamily(prefix, prefix, value=float(value))
     elif isinstance(value, Mapping):
