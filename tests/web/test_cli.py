@@ -171,7 +171,18 @@ async def test_the_hypercorn_cli_serves_create_app_with_the_documented_command(t
             assert (await grace.get("/readyz")).status_code == 200
             users = (await grace.get("/api/presence/users")).json()
             assert 1 in [u["user_id"] for u in users]
+        ws_url = url.replace("http", "ws", 1) + "/api/presence/subscribe"
+        async with open_websocket_url(ws_url, extra_headers=[
+                (b"authorization", headers["Authorization"].encode())]) as ws:
+            await ws.get_message()
+            # hypercorn's own shutdown cancels the handler after its graceful timeout;
+            # the session still says goodbye with 1001 on the way out
+            process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed, trio.fail_after(20):
+                await ws.get_message()
+            assert closed.value.reason.code == 1001
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
         with trio.fail_after(20):
             assert await process.wait() == 0
