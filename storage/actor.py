@@ -24,6 +24,7 @@ from .state import (
     Request,
     SharedState,
     StoreUnavailable,
+    describe,
 )
 from .writebehind import backoff_delay
 
@@ -83,7 +84,10 @@ class StorageActor:
             next_flush = trio.current_time() + opts.flush_interval
             if len(st.pending):
                 await self.flush_once()
-            elif trio.current_time() - self._last_ok >= opts.health_interval:
+            elif (
+                st.consecutive_failures
+                or trio.current_time() - self._last_ok >= opts.health_interval
+            ):
                 await self._ping()
 
     async def flush_once(self) -> bool | None:
@@ -122,13 +126,13 @@ class StorageActor:
         else:
             self._succeeded()
 
-    def _failed(self, exc: BaseException, what: str) -> None:
+    def _failed(self, exc: BaseException, what: str, counted: bool = True) -> None:
         st = self.state
         first = st.consecutive_failures == 0
-        st.failed_flushes += 1
+        st.failed_flushes += counted
         st.consecutive_failures += 1
         st.ready = False
-        st.last_error = f"{type(exc).__name__}: {exc}"
+        st.last_error = describe(exc)
         log.warning(
             "storage: %s failed (%d in a row, %d pending): %s",
             what,
@@ -171,13 +175,16 @@ class StorageActor:
                 request.reply.send_nowait(result)  # unless the caller gave up waiting
 
     async def _perform(self, request: Request) -> object:
+        opts = self.state.options
+        timeout = opts.read_timeout if isinstance(request, LoadPresence) else opts.operation_timeout
         try:
-            with trio.fail_after(self.state.options.operation_timeout):
+            with trio.fail_after(timeout):
                 return await self._dispatch(request)
         except (DirectoryFileError, StoreUnavailable):
             raise
         except Exception as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            self._failed(exc, type(request).__name__, counted=False)  # unready until a flush
+            raise StoreUnavailable(describe(exc)) from exc
 
     async def _dispatch(self, request: Request) -> object:
         backend, st = self.backend, self.state

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import trio
 
+from presence_actors.ports import DirectoryData
+
 from .directory_file import DirectoryImport
 from .writebehind import PendingWrites, RecentRows
 
@@ -38,6 +40,7 @@ class StoreOptions:
     backoff_cap: float = 30.0  # longest retry delay
     close_deadline: float = 10.0  # graceful close: time allowed to flush what is pending
     operation_timeout: float = 10.0  # any one database operation
+    read_timeout: float = 2.0  # a presence read: past it, answer from memory
     connect_timeout: float = 10.0  # opening the database (and closing the pool)
     health_interval: float = 5.0  # idle: ping the database this often (for ready())
     cache_size: int = 4096  # rows kept in the read cache
@@ -60,6 +63,7 @@ class StoreStatistics:
     last_error: str | None  # the most recent database error, for /readyz and logs
     ready: bool
     lost_on_close: int  # snapshots still unwritten when the close deadline passed
+    degraded_reads: int  # reads answered from memory because the database was unreachable
 
 
 @dataclass
@@ -79,6 +83,8 @@ class SharedState:
     last_flush_seconds: float | None = None
     last_error: str | None = None
     lost_on_close: int = 0
+    degraded_reads: int = 0
+    last_directory: DirectoryData | None = None  # served while the database is unreachable
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(
@@ -93,6 +99,7 @@ class SharedState:
             last_error=self.last_error,
             ready=self.ready,
             lost_on_close=self.lost_on_close,
+            degraded_reads=self.degraded_reads,
         )
 
 

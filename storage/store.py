@@ -8,6 +8,7 @@ hypercorn request tasks that run outside any trio-asyncio loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
@@ -35,6 +36,8 @@ from .state import (
 from .url import StoreURL, parse_url
 from .writebehind import MAX_USER_ID, RecentRows, storable
 
+log = logging.getLogger("storage")
+
 
 class Store:
     """A handle on a running storage actor; implements `presence_actors.ports.PresenceStore`."""
@@ -59,7 +62,7 @@ class Store:
         missing = [u for u in wanted if u not in found and type(u) is int and 0 < u <= MAX_USER_ID]
         if not missing:
             return found
-        rows = {r.user_id: r for r in await self._ask(partial(LoadPresence, missing))}
+        rows = await self._rows_from_database(missing)
         # Re-read the buffer: a snapshot persisted while we waited is newer than the row.
         later = self._known(missing)
         for uid in missing:
@@ -67,6 +70,18 @@ class Store:
             if row is not None:
                 found[uid] = row
         return {uid: found[uid] for uid in wanted if uid in found}
+
+    async def _rows_from_database(self, user_ids: list[int]) -> dict[int, PresenceRecord]:
+        """Rows from the database, or none while it is unreachable: the service keeps
+        answering from memory (pending and cached rows) instead of waiting or failing."""
+        st = self._state
+        if st.ready:
+            try:
+                return {r.user_id: r for r in await self._ask(partial(LoadPresence, user_ids))}
+            except StoreUnavailable as exc:
+                log.warning("storage: presence read answered from memory: %s", exc)
+        st.degraded_reads += 1
+        return {}
 
     def _known(self, user_ids: Iterable[int]) -> dict[int, PresenceRecord]:
         pending, cache = self._state.pending, self._state.cache
@@ -78,7 +93,18 @@ class Store:
         return known
 
     async def load_directory(self) -> DirectoryData:
-        return await self._ask(LoadDirectory)
+        """The directory; while the database is unreachable, the last one loaded (if any)."""
+        st = self._state
+        try:
+            data = await self._ask(LoadDirectory)
+        except StoreUnavailable as exc:
+            if st.last_directory is None:
+                raise
+            st.degraded_reads += 1
+            log.warning("storage: directory answered from the last one loaded: %s", exc)
+            return st.last_directory
+        st.last_directory = data
+        return data
 
     async def import_directory(self, data: dict) -> None:
         """Upsert a SPEC §12 directory in one transaction; DirectoryFileError if malformed."""
@@ -86,7 +112,8 @@ class Store:
         await self._ask(partial(ImportDirectory, doc))
 
     async def export_directory(self) -> dict:
-        return export_shape(await self.load_directory())
+        """The directory in the SPEC §12 shape, straight from the database (never stale)."""
+        return export_shape(await self._ask(LoadDirectory))
 
     async def flush(self) -> None:
         """Write everything pending now; StoreUnavailable if the database refuses."""

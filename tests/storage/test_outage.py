@@ -58,6 +58,16 @@ class FlakyBackend(MemoryBackend):
         if self.down:
             raise ConnectionError("database is down")
 
+    async def fetch_presence(self, user_ids):
+        if self.down:
+            raise ConnectionError("database is down")
+        return await super().fetch_presence(user_ids)
+
+    async def fetch_directory(self):
+        if self.down:
+            raise ConnectionError("database is down")
+        return await super().fetch_directory()
+
 
 def opener(backend: FlakyBackend):
     @asynccontextmanager
@@ -140,6 +150,36 @@ async def test_outage_keeps_every_snapshot_and_backs_off():
             backend.down = False
             await wait_until(lambda: store.ready() and store.statistics().pending == 0)
             assert as_rows(backend.db.presence) == users.expected
+
+
+async def test_reads_keep_answering_from_memory_during_an_outage():
+    backend = FlakyBackend()
+    with trio.fail_after(10):
+        async with open_store_with(opener(backend), FAST) as store:
+            await store.import_directory(directory(3))
+            store.persist(record(1, "online", NOW))
+            store.persist(record(2, "away", NOW))
+            await store.flush()
+            directory_before = await store.load_directory()
+            store.persist(record(1, "offline", NOW + 1))
+            backend.down = True
+            # The first read finds out (and makes the store unready) ...
+            got = await store.load_presence([1, 2, 3])
+            assert as_rows(got) == {1: ("offline", NOW + 1), 2: ("away", NOW)}
+            assert not store.ready()
+            # ... later ones do not wait for the database at all.
+            with trio.fail_after(0.05):
+                assert list(await store.load_presence([3, 1])) == [1]
+            assert await store.load_directory() == directory_before  # the last one loaded
+            with pytest.raises(StoreUnavailable):
+                await store.export_directory()  # an export is never stale
+            assert store.statistics().degraded_reads >= 3
+            backend.down = False
+            await wait_until(lambda: store.ready() and store.statistics().pending == 0)
+            assert as_rows(await store.load_presence([1, 2])) == {
+                1: ("offline", NOW + 1),
+                2: ("away", NOW),
+            }
 
 
 async def test_close_gives_up_at_the_deadline_and_reports_what_was_lost():
