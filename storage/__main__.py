@@ -18,12 +18,16 @@ from .state import StoreUnavailable
 USAGE = "usage: python -m storage migrate [URL] | import [URL] FILE | export [URL]"
 
 
+class _Usage(Exception):
+    pass
+
+
 def _url(args: list[str], needed: int) -> tuple[str, list[str]]:
-    if len(args) > needed:
+    if len(args) == needed + 1:
         return args[0], args[1:]
     env = os.environ.get("PRESENCE_DATABASE_URL")
     if env is None or len(args) != needed:
-        raise SystemExit(USAGE)
+        raise _Usage
     return env, args
 
 
@@ -49,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(USAGE, file=sys.stderr)
             return 2
+    except _Usage:
+        print(USAGE, file=sys.stderr)
+        return 2
     except (ValueError, StoreUnavailable, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import outcome
 import trio
 
 from .backend import Backend, BackendOpener
@@ -157,6 +156,7 @@ class StorageActor:
             while len(st.pending):
                 if await self.flush_once() is False:
                     await trio.sleep(min(0.5, opts.backoff_base))
+        st.closed = True  # persist() now counts what it is handed as lost
         st.lost_on_close = len(st.pending.snapshot())
         if st.lost_on_close:
             log.error("storage: closed with %d snapshots unwritten", st.lost_on_close)
@@ -170,7 +170,10 @@ class StorageActor:
 
     async def _answer(self, request: Request) -> None:
         async with request.reply:
-            result = await outcome.acapture(self._perform, request)
+            try:
+                result: tuple[bool, object] = (True, await self._perform(request))
+            except Exception as exc:
+                result = (False, exc)
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 request.reply.send_nowait(result)  # unless the caller gave up waiting
 

@@ -62,7 +62,7 @@ class StoreStatistics:
     last_flush_seconds: float | None  # duration of the last successful batch write
     last_error: str | None  # the most recent database error, for /readyz and logs
     ready: bool
-    lost_on_close: int  # snapshots still unwritten when the close deadline passed
+    lost_on_close: int  # snapshots unwritten at close (deadline passed, or persisted after)
     degraded_reads: int  # reads answered from memory because the database was unreachable
 
 
@@ -74,6 +74,7 @@ class SharedState:
     wake: trio.Event = field(default_factory=trio.Event)  # flush now (threshold or close)
     closing: trio.Event = field(default_factory=trio.Event)
     ready: bool = True
+    closed: bool = False  # the actor has made its final flush
     flushes: int = 0
     flushed_rows: int = 0
     dropped_rows: int = 0

@@ -52,6 +52,9 @@ class Store:
         if not storable(record):
             st.rejected += 1
             return
+        if st.closed:
+            st.lost_on_close += 1  # nothing will flush it any more
+            return
         if st.pending.put(record) >= st.options.flush_threshold:
             st.wake.set()
 
@@ -136,7 +139,10 @@ class Store:
                 result = await receive.receive()
             except trio.EndOfChannel:
                 raise StoreUnavailable("the store closed before answering") from None
-        return result.unwrap()
+        ok, value = result
+        if not ok:
+            raise value
+        return value
 
     def _close(self) -> None:
         self._state.closing.set()

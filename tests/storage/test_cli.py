@@ -53,3 +53,15 @@ async def test_entry_points_under_trio(sqlite_url, tmp_path):
             assert str(exc).startswith(f"{broken}: not valid JSON")
         else:
             raise AssertionError("a broken file was accepted")
+
+
+async def test_url_from_the_environment_and_usage_errors(sqlite_url):
+    with trio.fail_after(30):
+        migrated = await run_cli("migrate", PRESENCE_DATABASE_URL=sqlite_url)
+        assert migrated.returncode == 0, migrated.stderr.decode()
+        exported = await run_cli("export", PRESENCE_DATABASE_URL=sqlite_url)
+        assert json.loads(exported.stdout)["users"] == []
+        for args in (("export",), ("frobnicate", sqlite_url), ("import", sqlite_url)):
+            proc = await run_cli(*args)
+            assert proc.returncode == 2
+            assert proc.stderr.startswith(b"usage: python -m storage")

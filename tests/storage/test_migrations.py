@@ -18,8 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 ALL_VERSIONS = [m.version for m in MIGRATIONS]
 
 
-async def run_cli(*args: str) -> trio.Process:
+async def run_cli(*args: str, **extra_env: str) -> trio.Process:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PRESENCE_DATABASE_URL", None)  # only what the test passes
+    env.update(extra_env)
     return await trio.run_process(
         [sys.executable, "-m", "storage", *args],
         cwd=REPO,

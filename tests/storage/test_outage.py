@@ -194,6 +194,8 @@ async def test_close_gives_up_at_the_deadline_and_reports_what_was_lost():
             started = trio.current_time()
         assert trio.current_time() - started < 2.0
         assert store.statistics().lost_on_close == 3
+        store.persist(record(1, "away", NOW + 1))  # too late: counted, never raises
+        assert store.statistics().lost_on_close == 4
         with pytest.raises(StoreUnavailable):
             await store.load_directory()
 
