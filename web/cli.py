@@ -21,6 +21,7 @@ import click
 import jwt
 import orjson
 import trio
+from hypercorn.utils import LifespanFailureError
 
 from .config import SETTINGS, ConfigError, Settings
 
@@ -75,6 +76,17 @@ def serve(**options: object) -> None:
         trio.run(_serve, settings)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    except BaseExceptionGroup as group:
+        failed, _ = group.split(LifespanFailureError)
+        if failed is None:
+            raise
+        raise click.ClickException(_first_leaf(failed)) from None
+
+
+def _first_leaf(group: BaseException) -> str:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return str(group)
 
 
 async def _serve(settings: Settings) -> None:

@@ -50,4 +50,8 @@ async def serve(
         urls = await nursery.start(
             partial(hypercorn.trio.serve, app, config, shutdown_trigger=trigger)
         )
+        if runtime.service is None:
+            # hypercorn listens even when start-up failed; its LifespanFailureError is on
+            # the way and will cancel this wait. Never report such a server as started.
+            await trio.sleep_forever()
         task_status.started(urls)

@@ -186,3 +186,19 @@ async def test_the_hypercorn_cli_serves_create_app_with_the_documented_command(t
             process.send_signal(signal.SIGTERM)
         with trio.fail_after(20):
             assert await process.wait() == 0
+
+
+def test_serve_with_an_unreachable_store_exits_1_with_the_reason_and_no_banner(tmp_path):
+    result = CliRunner().invoke(main, [
+        "serve", "--port", "0", "--data-dir", str(tmp_path),
+        "--database-url", "postgresql://nobody@127.0.0.1:1/presence",
+    ])
+    assert result.exit_code == 1
+    assert "cannot open postgresql://nobody@127.0.0.1:1/presence" in result.output
+    assert "listening" not in result.output
+
+
+def test_serve_with_an_algorithm_but_not_its_key_exits_1(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path),
+                                       "--jwt-algorithms", "RS256"])
+    assert result.exit_code == 1 and "RS256 needs PRESENCE_JWT_PUBLIC_KEY" in result.output
