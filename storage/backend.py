@@ -11,12 +11,21 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from presence_actors.model import PresenceRecord
+from presence_actors.model import PresenceRecord, PresenceStatus
 from presence_actors.ports import DirectoryData
 
 from .directory_file import DirectoryImport
 
 Trace = Callable[[str], None]  # called with the SQL text of every statement executed
+
+
+def stored_status(text: str) -> PresenceStatus:
+    """A status column's value; anything another writer left there that we do not know
+    reads as offline rather than failing the read (and the store's readiness)."""
+    try:
+        return PresenceStatus(text)
+    except ValueError:
+        return PresenceStatus.OFFLINE
 
 
 class Backend(Protocol):

@@ -17,10 +17,10 @@ import asyncpg
 import trio
 import trio_asyncio
 
-from presence_actors.model import PresenceRecord, PresenceStatus
+from presence_actors.model import PresenceRecord
 from presence_actors.ports import DirectoryData
 
-from ..backend import Trace
+from ..backend import Trace, stored_status
 from ..directory_file import DirectoryImport, first_unknown
 from ..schema import CREATE_MIGRATIONS_TABLE, missing
 from ..timestamps import from_naive_utc, to_naive_utc
@@ -86,7 +86,7 @@ class PostgresBackend:
 
     async def fetch_presence(self, user_ids: Sequence[int]) -> list[PresenceRecord]:
         rows = await self._run(lambda conn: conn.fetch(FETCH, list(user_ids)))
-        return [PresenceRecord(u, PresenceStatus(s), from_naive_utc(t)) for u, s, t in rows]
+        return [PresenceRecord(u, stored_status(s), from_naive_utc(t)) for u, s, t in rows]
 
     async def fetch_directory(self) -> DirectoryData:
         return await self._run(_fetch_directory)

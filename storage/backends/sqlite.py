@@ -17,10 +17,10 @@ from typing import TypeVar
 
 import trio
 
-from presence_actors.model import PresenceRecord, PresenceStatus
+from presence_actors.model import PresenceRecord
 from presence_actors.ports import DirectoryData
 
-from ..backend import Trace
+from ..backend import Trace, stored_status
 from ..directory_file import DirectoryImport, first_unknown
 from ..schema import CREATE_MIGRATIONS_TABLE, missing
 from ..timestamps import from_sqlite_text, to_sqlite_text
@@ -74,7 +74,7 @@ class SQLiteBackend:
     async def fetch_presence(self, user_ids: Sequence[int]) -> list[PresenceRecord]:
         ids = json.dumps(list(user_ids))
         rows = await self._run(lambda c: c.execute(FETCH, (ids,)).fetchall())
-        return [PresenceRecord(u, PresenceStatus(s), from_sqlite_text(t)) for u, s, t in rows]
+        return [PresenceRecord(u, stored_status(s), from_sqlite_text(t)) for u, s, t in rows]
 
     async def fetch_directory(self) -> DirectoryData:
         return await self._run(_fetch_directory)

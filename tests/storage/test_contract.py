@@ -252,3 +252,32 @@ async def test_malformed_import_changes_nothing_and_names_the_first_bad_entry(
             assert str(caught.value).startswith(message)
             assert await store.export_directory() == before
             assert store.ready()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_url(request):
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+async def test_a_status_another_writer_left_reads_as_offline(sql_url):
+    from storage.url import parse_url
+
+    from .helpers import pg
+
+    sql = "UPDATE user_presence SET status = 'busy' WHERE user_id = 1"
+    with trio.fail_after(10):
+        async with open_store(sql_url, options=FAST) as store:
+            await store.import_directory(directory(1))
+            store.persist(record(1, "online", NOW))
+            await store.flush()
+        parsed = parse_url(sql_url)
+        if parsed.kind == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(parsed.path) as conn:
+                conn.execute(sql)
+        else:
+            await pg(parsed.dsn, lambda c: c.execute(sql))
+        async with open_store(sql_url, options=FAST, mark_offline_on_start=False) as store:
+            assert_same_rows(as_rows(await store.load_presence([1])), {1: ("offline", NOW)})
+            assert store.ready() and store.statistics().degraded_reads == 0
