@@ -15,6 +15,7 @@ import trio
 
 from .clock import WallClock
 from .errors import ActorUnavailable
+from .mailbox import Mailbox
 
 
 class Stop:
@@ -33,10 +34,10 @@ class Behaviour(Protocol):
     def is_idle(self, state: Any) -> bool: ...
     def execute(self, state: Any, effects: list[Any]) -> None: ...
     def retire(self, state: Any) -> bool: ...
-    def abandon(self) -> None: ...
+    def give_up(self, error: BaseException) -> None: ...
 
 
-async def run_actor(behaviour: Behaviour, inbox: trio.MemoryReceiveChannel, clock: WallClock):
+async def run_actor(behaviour: Behaviour, inbox: Mailbox, clock: WallClock):
     """Run one actor until it is idle and retired, or stopped. Raises on a bug (supervised)."""
     state = await behaviour.start()
     while True:
@@ -51,6 +52,7 @@ async def run_actor(behaviour: Behaviour, inbox: trio.MemoryReceiveChannel, cloc
         try:
             state, effects = behaviour.apply(state, message, clock.now())
             behaviour.execute(state, effects)
+            del effects  # replies hold events: keep nothing alive while idle
         except Exception as exc:
             reply = getattr(message, "reply", None)
             if reply is not None:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import trio
-
 from . import conversation_rules as rules
+from .mailbox import Mailbox
 from .model import TypingRecord, typing_update_frame
 from .user_actor import deliver_reply
 
 
 class ConversationActor:
+    __slots__ = ("conversation_id", "inbox", "last_state", "registry", "runtime")
     expire_message = rules.Expire()
 
-    def __init__(self, registry: Any, conversation_id: int, inbox: trio.MemoryReceiveChannel):
+    def __init__(self, registry: Any, conversation_id: int, inbox: Mailbox):
         self.registry = registry
         self.runtime = registry.runtime
         self.conversation_id = conversation_id
@@ -43,6 +43,11 @@ class ConversationActor:
 
     def retire(self, state: rules.ConversationState) -> bool:
         return self.registry.retire("conversation", self.conversation_id, self.inbox)
+
+    def give_up(self, _error: BaseException) -> None:
+        """The supervisor gave up on this actor after repeated crashes."""
+        self.registry.give_up("conversation", self.conversation_id, self.inbox)
+        self.abandon()
 
     def abandon(self) -> None:
         """Given up after repeated crashes: end every indicator rather than leave it stuck."""

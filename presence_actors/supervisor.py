@@ -41,27 +41,31 @@ class Supervisor:
     def spawn(
         self,
         name: str,
-        run: Callable[[], Awaitable[Any]],
+        run: Callable[..., Awaitable[Any]],
+        *args: Any,
         on_give_up: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Start `run()` as a supervised child (no await: actors start lazily and cheaply)."""
-        self._nursery.start_soon(self._child, name, run, on_give_up, name=name)
+        """Start `run(*args)` as a supervised child (no await: actors start lazily and
+        cheaply; nothing is allocated per child beyond its task until it first crashes)."""
+        self._nursery.start_soon(self._child, name, run, args, on_give_up, name=name)
 
     async def _child(
         self,
         name: str,
-        run: Callable[[], Awaitable[Any]],
+        run: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
         on_give_up: Callable[[BaseException], None] | None,
     ) -> None:
-        crashes: deque[float] = deque()
+        crashes: deque[float] | None = None
         self.running += 1
         try:
             while True:
                 try:
-                    await run()
+                    await run(*args)
                     return
                 except Exception as exc:
                     now = trio.current_time()
+                    crashes = crashes if crashes is not None else deque()
                     crashes.append(now)
                     while crashes and crashes[0] <= now - self._period:
                         crashes.popleft()

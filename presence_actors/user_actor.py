@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import trio
-
 from . import user_rules as rules
 from .conversation_rules import ClearUser
+from .mailbox import Mailbox
 from .model import PresenceStatus, presence_update_frame
 
 
 class UserActor:
+    __slots__ = ("inbox", "last_state", "registry", "runtime", "user_id")
     expire_message = rules.Expire()
 
-    def __init__(self, registry: Any, user_id: int, inbox: trio.MemoryReceiveChannel) -> None:
+    def __init__(self, registry: Any, user_id: int, inbox: Mailbox) -> None:
         self.registry = registry
         self.runtime = registry.runtime
         self.user_id = user_id
@@ -64,6 +64,11 @@ class UserActor:
             return False
         self.runtime.board.pop(self.user_id, None)
         return True
+
+    def give_up(self, _error: BaseException) -> None:
+        """The supervisor gave up on this actor after repeated crashes."""
+        self.registry.give_up("user", self.user_id, self.inbox)
+        self.abandon()
 
     def abandon(self) -> None:
         self.runtime.board.pop(self.user_id, None)
