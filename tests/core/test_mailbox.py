@@ -1,0 +1,107 @@
+"""Mailbox and Reply: the semantics actors rely on, on the autojump clock."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from presence_actors.errors import ActorUnavailable
+from presence_actors.mailbox import ActorGone, Mailbox, Reply, open_mailbox
+
+
+def test_a_full_mailbox_refuses_without_waiting():
+    mailbox = Mailbox(2)
+    mailbox.send_nowait("a")
+    mailbox.send_nowait("b")
+    with pytest.raises(trio.WouldBlock):
+        mailbox.send_nowait("c")
+    assert [mailbox.receive_nowait(), mailbox.receive_nowait()] == ["a", "b"]
+
+
+def test_a_closed_mailbox_breaks_senders():
+    ref, mailbox = open_mailbox(("user", 1), 4)
+    mailbox.close()
+    with pytest.raises(ActorGone):
+        ref.tell("late")
+
+
+def test_tell_to_a_full_mailbox_is_actor_unavailable():
+    ref, _mailbox = open_mailbox(("user", 1), 1)
+    ref.tell("first")
+    with pytest.raises(ActorUnavailable, match="overloaded"):
+        ref.tell("second")
+
+
+async def test_a_waiting_reader_gets_the_message_directly(autojump_clock):
+    mailbox = Mailbox(1)
+    got = []
+
+    async def reader():
+        got.append(await mailbox.receive())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader)
+        await trio.testing.wait_all_tasks_blocked()
+        mailbox.send_nowait("x")
+        mailbox.send_nowait("y")  # the reader took "x" off the queue: room for one more
+    assert got == ["x"]
+    assert len(mailbox) == 1
+
+
+async def test_receive_is_cancellable_and_loses_nothing(autojump_clock):
+    mailbox = Mailbox(4)
+    with trio.move_on_after(1):
+        await mailbox.receive()
+    mailbox.send_nowait("after")  # the cancelled reader must not have kept a claim
+    assert len(mailbox) == 1
+    assert await mailbox.receive() == "after"
+
+
+async def test_a_blocked_send_proceeds_when_the_reader_makes_room(autojump_clock):
+    mailbox = Mailbox(1)
+    mailbox.send_nowait("first")
+    sent = trio.Event()
+
+    async def sender():
+        await mailbox.send("second")
+        sent.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not sent.is_set()
+        assert mailbox.receive_nowait() == "first"
+        await sent.wait()
+    assert mailbox.receive_nowait() == "second"
+
+
+async def test_a_blocked_send_fails_when_the_mailbox_closes(autojump_clock):
+    mailbox = Mailbox(1)
+    mailbox.send_nowait("first")
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+
+            async def sender():
+                with pytest.raises(trio.BrokenResourceError):
+                    await mailbox.send("second")
+
+            nursery.start_soon(sender)
+            await trio.testing.wait_all_tasks_blocked()
+            mailbox.close()
+
+
+async def test_reply_times_out_as_unavailable(autojump_clock):
+    reply = Reply()
+    start = trio.current_time()
+    with pytest.raises(ActorUnavailable, match="in time"):
+        await reply.wait(5)
+    assert trio.current_time() - start == pytest.approx(5)
+
+
+async def test_reply_carries_a_failure_and_is_set_once(autojump_clock):
+    reply = Reply()
+    reply.fail(KeyError("boom"))
+    reply.set("ignored")
+    with pytest.raises(KeyError):
+        await reply.wait(1)
