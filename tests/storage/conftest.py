@@ -1,7 +1,8 @@
 """Backends for the contract suite: memory, a SQLite file, a throwaway Postgres database.
 
 The Postgres database is CREATEd with a random name through the `postgres` maintenance
-database (127.0.0.1:5432, user postgres, trust auth) and DROPped afterwards. When the
+database (127.0.0.1:5432, user postgres, trust auth; $PRESENCE_TEST_POSTGRES overrides
+that DSN) and DROPped afterwards. When the
 server is unreachable the Postgres tests skip, or FAIL when $CI is set.
 """
 
@@ -21,7 +22,7 @@ def _server_or_skip() -> None:
     try:
         pg_run(ADMIN_DSN, lambda c: c.fetchval("SELECT 1"))
     except (OSError, Exception) as exc:  # connection refused, auth, timeout...
-        message = f"PostgreSQL on 127.0.0.1:5432 is unreachable: {exc!r}"
+        message = f"PostgreSQL ({ADMIN_DSN}) is unreachable: {exc!r}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -33,7 +34,7 @@ def postgres_url():
     name = f"presence_test_{uuid.uuid4().hex[:12]}"
     pg_run(ADMIN_DSN, lambda c: c.execute(f'CREATE DATABASE "{name}"'))
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
     finally:
         pg_run(ADMIN_DSN, lambda c: c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +29,10 @@ FAST = StoreOptions(
     sqlite_busy_timeout=0.2,
 )
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The maintenance database the fixtures CREATE and DROP test databases through.
+ADMIN_DSN = os.environ.get(
+    "PRESENCE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def directory(n_users: int, **extra) -> dict:
@@ -122,7 +126,7 @@ def with_port(dsn: str, port: int) -> str:
 class TCPProxy:
     """A trio TCP proxy to Postgres that can be stopped (all connections cut) and restarted."""
 
-    def __init__(self, target_port: int = 5432) -> None:
+    def __init__(self, target_port: int = urlsplit(ADMIN_DSN).port or 5432) -> None:
         self.target_port = target_port
         self.port = 0
         self._scope: trio.CancelScope | None = None

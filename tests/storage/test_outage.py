@@ -20,6 +20,7 @@ from storage.store import open_store_with
 from storage.url import parse_url
 
 from .helpers import (
+    ADMIN_DSN,
     FAST,
     TCPProxy,
     as_rows,
@@ -232,7 +233,7 @@ async def test_postgres_backends_terminated_mid_run_lose_nothing(postgres_url):
     name = parse_url(postgres_url).dsn.rsplit("/", 1)[1]
     kill = partial(
         pg,
-        "postgresql://postgres@127.0.0.1:5432/postgres",
+        ADMIN_DSN,
         lambda c: c.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
             name,
