@@ -40,7 +40,6 @@ from .schemas import (
 api = Blueprint("api", __name__)
 ops = Blueprint("ops", __name__)
 
-_AUTH_ERRORS = {401: ErrorResponse, 422: ValidationErrorResponse, 503: ErrorResponse}
 
 
 def _runtime():
@@ -54,12 +53,13 @@ async def call(awaitable):
         return await awaitable
 
 
-def responses(ok, status: int = 200, **errors):
-    """Document the success model and the error models of one endpoint."""
+def responses(ok, *errors: int):
+    """Document the 200 model, and the errors every endpoint has plus these."""
 
     def decorate(func):
-        func = document_response(ok, status)(func)
-        for code, model in {**_AUTH_ERRORS, **{int(k[1:]): v for k, v in errors.items()}}.items():
+        func = document_response(ok, 200)(func)
+        for code in sorted({401, 422, 503, *errors}):
+            model = ValidationErrorResponse if code == 422 else ErrorResponse
             func = document_response(model, code)(func)
         return func
 
@@ -91,7 +91,7 @@ def rest_device_id(identity: Identity) -> str:
 @api.post("/api/presence/status")
 @operation_id("status")
 @document_request(StatusRequest)
-@responses(StatusResponse, _429=ErrorResponse)
+@responses(StatusResponse, 413, 429)
 async def post_status() -> Response:
     """Set the caller's status on this device; answers with the user's aggregate status."""
     body = parse_body(StatusRequest, await request.get_data())
@@ -115,7 +115,7 @@ async def get_presences() -> Response:
 
 @api.get("/api/presence/users/<user_id>")
 @operation_id("presence")
-@responses(PresenceResponse, _404=ErrorResponse)
+@responses(PresenceResponse, 404)
 async def get_presence(user_id: str) -> Response:
     """One user's presence; 404 when unknown or not visible to the caller (alike on purpose)."""
     target = parse_id(user_id, "user_id")
@@ -126,7 +126,7 @@ async def get_presence(user_id: str) -> Response:
 @api.post("/api/conversations/<conversation_id>/typing")
 @operation_id("typing")
 @document_request(TypingRequest)
-@responses(TypingResponse, _404=ErrorResponse, _429=ErrorResponse)
+@responses(TypingResponse, 404, 413, 429)
 async def post_typing(conversation_id: str) -> Response:
     """Start (expires in 5 s unless refreshed) or stop typing; participants only, else 404."""
     cid = parse_id(conversation_id, "conversation_id")

@@ -13,6 +13,7 @@ from presence_actors.errors import TooManySockets
 
 from .auth import AuthError, authenticate, bearer_token, valid_device_id
 from .errors import error_response, rate_limited, unauthorized, unavailable
+from .schemas import device_issue
 from .session import SocketSession
 
 subscribe = Blueprint("subscribe", __name__)
@@ -47,8 +48,7 @@ async def subscribe_presence() -> Response | None:
         return unauthorized(error.detail)
     device_id = _device_id(identity.session_id)
     if device_id is None:
-        return error_response(422, [{"loc": ["query", "device_id"], "type": "string_pattern",
-                                     "msg": "Device id must be 1-64 characters of [A-Za-z0-9._-]"}])
+        return error_response(422, device_issue(["query", "device_id"]).issues)
     limit = runtime.settings.max_sockets_per_user
     if service.socket_count(identity.user_id) >= limit:
         runtime.metrics.rejected_sockets.labels("429").inc()
