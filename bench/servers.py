@@ -110,8 +110,10 @@ class Service(Server):
             time.sleep(0.1)
         raise RuntimeError(f"service not healthy within {timeout:.0f} s; see {self.log.name}")
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+    def get(
+        self, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+    ) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request("GET", path, headers=headers or {})
             response = conn.getresponse()
@@ -120,8 +122,11 @@ class Service(Server):
             conn.close()
 
     def metrics(self) -> dict[str, float]:
-        """The Prometheus text of /metrics as {sample name with labels: value}."""
-        status, body = self.get("/metrics")
+        """The Prometheus text of /metrics as {sample name with labels: value}; {} if busy."""
+        try:
+            status, body = self.get("/metrics", timeout=30)
+        except (OSError, http.client.HTTPException):
+            return {}
         samples = {}
         if status == 200:
             for line in body.decode().splitlines():

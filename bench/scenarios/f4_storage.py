@@ -53,7 +53,7 @@ def memory_state(service: servers.Service, n: int) -> dict:
     state = {}
     for lo in range(2, n + 2, 500):
         ids = ",".join(str(i) for i in range(lo, min(lo + 500, n + 2)))
-        status, body = service.get(f"/api/presence/users?user_ids={ids}", headers)
+        status, body = service.get(f"/api/presence/users?user_ids={ids}", headers, timeout=60)
         if status != 200:
             raise RuntimeError(f"GET /api/presence/users: {status} {body[:200]!r}")
         for item in orjson.loads(body):
@@ -106,21 +106,24 @@ def run(ctx: Context) -> Row:
     last_sent = {uid: sends[-1][1] for uid, sends in sent.items()}
     stale = sum(1 for uid, status in last_sent.items() if memory.get(uid, ("?",))[0] != status)
     achieved = churn["count"] / churn["seconds"]
+    echoed = results["frames"] - connected["connected"]  # each accepted change comes back
     errors = connected["failed"] + (n - results["open"]) + results["counts"].get("bad", 0)
     met = (p["p99"] is not None and p["p99"] < TARGET_P99 and mismatched == 0 and missing == 0
-           and errors == 0 and achieved >= 0.95 * rate)
+           and errors == 0 and achieved >= 0.95 * rate and echoed >= 0.95 * churn["count"])
     return Row(
         "F4 storage",
         f"flush lag p99 {p['p99'] if p['p99'] is not None else float('nan'):.2f} s; "
         f"rows == memory: {mismatched == 0 and len(memory) == n}",
         f"p99 < {TARGET_P99:.0f} s at {rate:.0f}/s; rows == memory",
         met,
-        f"{achieved:.0f} changes/s offered over {churn['seconds']:.0f} s to {n} users; lag p50 "
+        f"{achieved:.0f} changes/s offered over {churn['seconds']:.0f} s to {n} users "
+        f"({echoed} echoed back by the end); lag p50 "
         f"{p['p50'] if p['p50'] is not None else float('nan'):.2f} s (poll 0.2 s); never "
         f"flushed {missing}; rows != memory {mismatched}; memory != last sent {stale}; "
         f"server cpu {cpu:.0%}; errors {errors}; storage metrics {_short(metrics)}",
         {"p99": p["p99"], "missing": missing, "mismatched": mismatched, "stale": stale,
-         "errors": errors, "lost": missing, "achieved": achieved, "metrics": metrics},
+         "errors": errors, "lost": missing, "achieved": achieved, "echoed": echoed,
+         "metrics": metrics},
     )
 
 
