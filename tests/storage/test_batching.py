@@ -82,3 +82,30 @@ async def test_postgres_upsert_is_an_unnest_insert(postgres_url):
     (sql,) = upserts(statements)
     assert "unnest($1::int[], $2::text[], $3::timestamp[])" in sql
     assert "ON CONFLICT (user_id) DO UPDATE" in sql
+
+
+async def test_ten_thousand_changes_in_a_second_are_all_written(store_url):
+    """The issue's load: 10,000 statuses change within one second; nothing is lost and the
+    writes go out in batches, not one statement per change."""
+    statements: list[str] = []
+    with trio.fail_after(30):
+        async with open_store(store_url, options=THRESHOLD_ONLY, trace=statements.append) as store:
+            await store.import_directory(directory(10_000))
+            statements.clear()
+            expected = {}
+            started = trio.current_time()
+            for burst in range(20):  # 20 bursts of 500 over ~1 s, as user actors would
+                for uid in range(burst * 500 + 1, burst * 500 + 501):
+                    store.persist(record(uid, "online", NOW + uid))
+                    expected[uid] = ("online", NOW + uid)
+                await trio.sleep(0.05)
+            await wait_until(lambda: store.statistics().pending == 0)
+            elapsed = trio.current_time() - started
+            await wait_until(lambda: len(upserts(statements)) == store.statistics().flushes)
+            stats = store.statistics()
+    assert stats.flushed_rows == 10_000
+    assert stats.flushes <= 20  # a statement per 500 at most
+    assert elapsed < 5.0
+    rows = await rows_in_database(store_url)
+    assert len(rows) == 10_000
+    assert all(rows[uid][0] == "online" for uid in expected)
