@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import RateLimited
+from .messages import Expire, Reply
 from .model import TypingRecord
 from .timing import Timing
 
@@ -67,11 +68,6 @@ class ClearUser:
     user_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class Expire:
-    """The actor's deadline passed."""
-
-
 ConversationMessage = SetTyping | ClearUser | Expire
 
 
@@ -83,12 +79,6 @@ class Push:
     """Tell the other participants: this user started or stopped typing here."""
 
     record: TypingRecord
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    reply: Any
-    value: Any
 
 
 Effect = Push | Reply

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import RateLimited
+from .messages import Expire, Reply
 from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
 
@@ -97,11 +98,6 @@ class Disconnect:
     device_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Expire:
-    """The actor's deadline passed (fed in by the actor loop, never sent by others)."""
-
-
 UserMessage = SetStatus | Touch | Connect | Disconnect | Expire
 
 
@@ -120,12 +116,6 @@ class Persist:
     """Status or last_seen changed: hand the snapshot to storage (and the read view)."""
 
     record: PresenceRecord
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    reply: Any
-    value: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,27 @@
+"""What every actor kind shares in its message and effect vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Expire:
+    """The actor's own deadline passed (fed in by its loop, never sent by others)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Answer the request that carried `reply` (None for a message sent with `tell`)."""
+
+    reply: Any
+    value: Any
+
+    def deliver(self) -> None:
+        if self.reply is None:
+            return
+        if isinstance(self.value, Exception):
+            self.reply.fail(self.value)
+        else:
+            self.reply.set(self.value)
