@@ -84,7 +84,7 @@ def run(ctx: Context) -> Row:
                     secret=tokens.SECRET)
     try:
         ctx.say(f"F2: connecting {n} subscribers")
-        connected = pool.call("connect", wait=240, concurrency=100, timeout=180)
+        connected = pool.call("connect", wait=180, concurrency=100, timeout=120)
         ctx.say(f"F2: {connected['connected']} connected in {connected['seconds']:.1f} s; driving")
         cpu0, rss0 = service.cpu_seconds(), service.rss()
         driver.send("run", changes=changes, typers=typers, status_rate=s.f2_status_rate,

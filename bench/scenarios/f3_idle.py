@@ -17,7 +17,7 @@ from . import Context, Row
 
 TARGET_BYTES = 25 * 1024
 PER_PROCESS = 9_000
-CONNECT_SECONDS = 240  # a server that slows as it fills ends the ramp here, not the run
+CONNECT_SECONDS = 180  # a server that slows as it fills ends the ramp here, not the run
 
 
 def run(ctx: Context) -> Row:

@@ -78,7 +78,7 @@ def run(ctx: Context) -> Row:
                       subscribers=[(u, tokens.subscribe_path(u)) for u in range(2, n + 2)],
                       mode="idle")  # no app pings: they move last_seen while we compare
         poller = Worker("bench.dbpoll.Poller", dsn=url)
-        connected = pool.call("connect", wait=240, concurrency=100, timeout=180)
+        connected = pool.call("connect", wait=180, concurrency=100, timeout=120)
         ctx.say(f"F4: {connected['connected']} sockets in {connected['seconds']:.0f} s; "
                 f"{rate:.0f} changes/s for {seconds:.0f} s")
         settle = 6.0
