@@ -16,6 +16,7 @@ websocket_ping_interval = _config.websocket_ping_interval
 read_timeout = _config.read_timeout
 websocket_max_message_size = _config.websocket_max_message_size
 graceful_timeout = _config.graceful_timeout
+write_timeout = _config.write_timeout  # not a hypercorn setting: web.transport reads it
 accesslog = "-" if _config.accesslog is not None else None
 errorlog = "-"
 worker_class = "trio"

@@ -19,7 +19,10 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from . import transport
 from .config import MAX_FRAME_BYTES, Settings
+
+transport.install()
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -29,6 +32,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.read_timeout = settings.dead_peer_timeout
     config.websocket_max_message_size = MAX_FRAME_BYTES
     config.graceful_timeout = settings.shutdown_timeout / 2
+    config.write_timeout = settings.write_timeout  # read by web.transport
     # Through the logging module (one handler, configured by the CLI), not straight to stderr.
     config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")

@@ -43,6 +43,7 @@ class SocketSession:
         self.sub = sub
         self.close_code: int | None = None
         self._nursery: trio.Nursery | None = None
+        self._writing_since: float | None = None
 
     async def run(self) -> None:
         self.runtime.socket_opened()
@@ -55,6 +56,8 @@ class SocketSession:
                 nursery.start_soon(self._close_at_expiry)
                 nursery.start_soon(self._close_on_drain)
         finally:
+            if self.close_code is None and self._write_overdue():
+                self.close_code = TRY_AGAIN_LATER  # web.transport dropped the stalled socket
             with trio.CancelScope(shield=True), trio.move_on_after(1.0):
                 await self._send_close(self.close_code or GOING_AWAY)
             self.runtime.socket_closed(self.close_code)
@@ -72,10 +75,17 @@ class SocketSession:
             log.debug("close %d not sent", code, exc_info=True)
 
     async def _send(self, frame: bytes) -> None:
-        with trio.move_on_after(self.runtime.settings.write_timeout) as scope:
+        self._writing_since = trio.current_time()
+        with trio.move_on_after(self.runtime.settings.write_timeout):
             await self.ws.send(frame.decode())
-        if scope.cancelled_caught:
+        if self._write_overdue():  # timed out here, or web.transport dropped the socket
             self.close(TRY_AGAIN_LATER)
+        self._writing_since = None
+
+    def _write_overdue(self) -> bool:
+        started = self._writing_since
+        timeout = self.runtime.settings.write_timeout
+        return started is not None and trio.current_time() - started >= timeout
 
     async def _writer(self) -> None:
         await self._send(self.sub.initial_frame)

@@ -6,12 +6,14 @@ which something must *not* happen (no flap inside the grace, no false dead peer)
 
 from __future__ import annotations
 
+import socket
+
 import orjson
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected
 
-from presence_actors import parse_time
+from presence_actors import PresenceStatus, parse_time
 
 from .conftest import make_token, presence_of, receive_json, serving, test_settings, wait_for
 
@@ -315,3 +317,33 @@ async def test_regression_an_empty_binary_frame_is_an_error_frame_not_a_crash(se
         assert (await receive_json(ws))["data"]["code"] == "invalid_frame"
         await ws.send_message('{"type": "ping"}')
         assert await receive_json(ws) == {"type": "pong"}
+
+
+async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout():
+    """hypercorn shields its socket writes, so neither a cancelled send nor its read_timeout
+    frees a stalled connection; web.transport's write deadline does. (Without it this test
+    does not even fail cleanly: the stalled write also blocks hypercorn's shutdown for ever.)"""
+    # no pings: the stalled write is then always the session's own, so the close is labelled 1013
+    settings = test_settings(write_timeout=0.5, status_min_interval=0.0, ws_ping_interval=100)
+    async with serving(settings) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        sock = trio.socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # fills at once
+        await sock.connect((host, int(port)))
+        stream = trio.SocketStream(sock)
+        await stream.send_all((
+            f"GET /api/presence/subscribe?token={make_token(1)} HTTP/1.1\r\nHost: {host}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+        with trio.fail_after(5):  # upgraded: the session is subscribed
+            assert (await stream.receive_some(64)).startswith(b"HTTP/1.1 101")
+        statuses = [PresenceStatus.ONLINE, PresenceStatus.AWAY]
+        with trio.fail_after(30):  # Grace flips status until Ada's socket is dropped
+            i = 0
+            while server.runtime.sockets:
+                await server.service.set_status(2, "laptop", statuses[i % 2])
+                i += 1
+        closes = [line for line in server.runtime.metrics.render().decode().splitlines()
+                  if line.startswith("presence_sockets_closed_total")]
+        assert closes == ['presence_sockets_closed_total{code="1013"} 1.0']
+        await stream.aclose()
