@@ -12,10 +12,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from presence_actors import Timing
+from presence_actors import Timing
 
 
 class ConfigError(ValueError):
@@ -127,8 +125,6 @@ class Settings:
 
     def timing(self) -> Timing:
         """The core's timing knobs, from the settings of the same name."""
-        from presence_actors.timing import Timing
-
         names = {f.name for f in fields(Timing)}
         return Timing(**{n: getattr(self, n) for n in names if hasattr(self, n)})
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from presence_actors import DirectoryData
+
 log = logging.getLogger("presence_actors.web")
 
 DEMO_DIRECTORY = {
@@ -32,8 +34,6 @@ DEMO_DIRECTORY = {
 
 def directory_data(document: dict):
     """A directory file's content (SPEC §12 format) as the core's `DirectoryData`."""
-    from presence_actors.ports import DirectoryData
-
     return DirectoryData(
         users={u["id"]: u["display_name"] for u in document["users"]},
         partnerships=frozenset((min(a, b), max(a, b)) for a, b in document["partnerships"]),

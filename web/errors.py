@@ -17,7 +17,7 @@ import trio
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
-from presence_actors.errors import ActorUnavailable, NotFound, RateLimited
+from presence_actors import ActorUnavailable, NotFound, RateLimited
 
 from .auth import AuthError
 from .schemas import RequestInvalid

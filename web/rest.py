@@ -17,7 +17,7 @@ from quart_schema import (
     operation_id,
 )
 
-from presence_actors.model import format_time
+from presence_actors import ActorUnavailable, format_time
 
 from .auth import Identity, authenticate, bearer_token, valid_device_id
 from .errors import json_response
@@ -70,8 +70,6 @@ def responses(ok, *errors: int):
 async def _authenticate() -> None:
     runtime = _runtime()
     if runtime.service is None:
-        from presence_actors.errors import ActorUnavailable
-
         raise ActorUnavailable("starting")
     token = bearer_token(request.headers.get("Authorization"))
     g.identity = await authenticate(runtime.service, runtime.verifier, token)

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 
 import trio
 
+from presence_actors import WallClock, open_presence
 from storage import StoreOptions, open_store
 
 from .auth import TokenVerifier
@@ -49,9 +50,6 @@ class Runtime:
         self.metrics.watch("storage", self._store_statistics)
 
     async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        from presence_actors import open_presence
-        from presence_actors.clock import WallClock
-
         self.wall = WallClock()
         try:
             with trio.CancelScope() as self._scope:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from presence_actors.model import PresenceStatus
+from presence_actors import PresenceStatus
 
 MAX_IDS = 500
 _MAX_ID = 2**63 - 1

@@ -18,7 +18,7 @@ import orjson
 import trio
 from pydantic import ValidationError
 
-from presence_actors.errors import ActorUnavailable, NotFound, RateLimited
+from presence_actors import ActorUnavailable, NotFound, RateLimited
 
 from .config import MAX_FRAME_BYTES
 from .schemas import ClientFrame, PingFrame, StatusFrame

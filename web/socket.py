@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, current_app, websocket
 
-from presence_actors.errors import TooManySockets
+from presence_actors import TooManySockets
 
 from .auth import AuthError, authenticate, bearer_token, valid_device_id
 from .errors import error_response, rate_limited, unauthorized, unavailable
