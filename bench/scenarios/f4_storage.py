@@ -118,7 +118,8 @@ def run(ctx: Context) -> Row:
         met,
         f"{achieved:.0f} changes/s offered over {churn['seconds']:.0f} s to {n} users "
         f"({echoed} echoed back by the end); lag p50 "
-        f"{p['p50'] if p['p50'] is not None else float('nan'):.2f} s (poll 0.2 s); never "
+        f"{p['p50'] if p['p50'] is not None else float('nan'):.2f} s (poll 0.2 s, "
+        f"{watched['queries']} polls, slowest {watched['slowest']:.2f} s); never "
         f"flushed {missing}; rows != memory {mismatched}; memory != last sent {stale}; "
         f"server cpu {cpu:.0%}; errors {errors}; storage metrics {_short(metrics)}",
         {"p99": p["p99"], "missing": missing, "mismatched": mismatched, "stale": stale,
