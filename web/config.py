@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from presence_actors import Timing
@@ -101,7 +101,6 @@ class Settings:
     shutdown_timeout: float = 10.0
     demo: bool = False
     access_log: bool = False
-    extra: Mapping[str, object] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
