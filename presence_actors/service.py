@@ -74,6 +74,16 @@ class PresenceService:
         self._directory_loaded_at = -math.inf
         self._directory_lock = trio.Lock()
 
+    @property
+    def running(self) -> bool:
+        """True until shutdown begins (for readiness)."""
+        return not self.registry.closing
+
+    @property
+    def clock(self) -> WallClock:
+        """The wall clock every timestamp of this service comes from."""
+        return self.runtime.clock
+
     # --- directory -----------------------------------------------------------------------
 
     @property

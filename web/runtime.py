@@ -107,7 +107,7 @@ class Runtime:
         service = self.service
         if service is None or self._stop.is_set():
             return False
-        return not service.registry.closing and bool(service.store.ready())
+        return service.running and bool(service.store.ready())
 
     def _store_statistics(self):
         service = self.service
