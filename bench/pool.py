@@ -44,7 +44,8 @@ class SubscriberPool:
             self.counts["initial_state"] += 1
             if not payload.startswith(b'{"type":"initial_state"'):
                 self._bad(f"first frame is not initial_state: {payload[:80]!r}")
-            proto.first.set_result(None)
+            if not proto.first.done():  # cancelled if the connect phase gave up on it
+                proto.first.set_result(None)
             return
         if self.mode == "record":
             self._record(proto, payload)

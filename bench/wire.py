@@ -94,7 +94,8 @@ class Subscriber(asyncio.Protocol):
             status = int(bytes(buf[9:12]))
             del buf[: end + 4]
             self.upgraded = status == 101
-            self.opened.set_result(status)
+            if not self.opened.done():  # cancelled if the connect phase gave up on it
+                self.opened.set_result(status)
             if not self.upgraded:
                 self.transport.close()
                 return

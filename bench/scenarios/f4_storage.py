@@ -11,8 +11,10 @@ database is created for the run and dropped after it.
 from __future__ import annotations
 
 import bisect
+import http.client
 import os
 import subprocess
+import time
 
 import orjson
 
@@ -53,8 +55,15 @@ def memory_state(service: servers.Service, n: int) -> dict:
     state = {}
     for lo in range(2, n + 2, 500):
         ids = ",".join(str(i) for i in range(lo, min(lo + 500, n + 2)))
-        status, body = service.get(f"/api/presence/users?user_ids={ids}", headers, timeout=60)
-        if status != 200:
+        for attempt in range(3):  # a saturated server may drop a read; try again, bounded
+            try:
+                status, body = service.get(f"/api/presence/users?user_ids={ids}", headers, 60)
+            except (OSError, http.client.HTTPException) as exc:
+                status, body = 0, repr(exc).encode()
+            if status == 200:
+                break
+            time.sleep(2.0 * (attempt + 1))
+        else:
             raise RuntimeError(f"GET /api/presence/users: {status} {body[:200]!r}")
         for item in orjson.loads(body):
             state[item["user_id"]] = (item["status"], item["last_seen"])
@@ -89,7 +98,10 @@ def run(ctx: Context) -> Row:
         cpu = (service.cpu_seconds() - cpu0) / churn["seconds"]
         watched = poller.recv(wait=settle + 120)
         metrics = {k: v for k, v in service.metrics().items() if "storage" in k}
-        memory = memory_state(service, n)
+        try:
+            memory, unreadable = memory_state(service, n), ""
+        except RuntimeError as exc:
+            memory, unreadable = {}, f"; in-memory state unreadable: {exc}"[:200]
         rows = poller.call("snapshot")
         results = pool.call("results")
     finally:
@@ -102,7 +114,7 @@ def run(ctx: Context) -> Row:
     sent = {int(k): v for k, v in churn["sent"].items()}
     lags, missing = flush_lags(sent, watched["changes"])
     p = percentiles(lags)
-    mismatched = sum(1 for uid, row in memory.items() if rows.get(uid) != row)
+    mismatched = sum(1 for uid, row in memory.items() if rows.get(uid) != row) + (n - len(memory))
     last_sent = {uid: sends[-1][1] for uid, sends in sent.items()}
     stale = sum(1 for uid, status in last_sent.items() if memory.get(uid, ("?",))[0] != status)
     achieved = churn["count"] / churn["seconds"]
@@ -121,7 +133,7 @@ def run(ctx: Context) -> Row:
         f"{p['p50'] if p['p50'] is not None else float('nan'):.2f} s (poll 0.2 s, "
         f"{watched['queries']} polls, slowest {watched['slowest']:.2f} s); never "
         f"flushed {missing}; rows != memory {mismatched}; memory != last sent {stale}; "
-        f"server cpu {cpu:.0%}; errors {errors}; storage metrics {_short(metrics)}",
+        f"server cpu {cpu:.0%}; errors {errors}; storage metrics {_short(metrics)}{unreadable}",
         {"p99": p["p99"], "missing": missing, "mismatched": mismatched, "stale": stale,
          "errors": errors, "lost": missing, "achieved": achieved, "echoed": echoed,
          "metrics": metrics},
