@@ -50,14 +50,20 @@ def flush_lags(sent: dict, observed: dict) -> tuple[list[float], int]:
     return lags, missing
 
 
-def memory_state(service: servers.Service, n: int) -> dict:
+def memory_state(service: servers.Service, n: int, budget: float = 120.0) -> dict:
+    """Every user's presence as the API shows it to the observer; all reads within `budget`."""
     headers = {"Authorization": f"Bearer {tokens.token(1)}"}
     state = {}
+    deadline = time.monotonic() + budget
     for lo in range(2, n + 2, 500):
         ids = ",".join(str(i) for i in range(lo, min(lo + 500, n + 2)))
         for attempt in range(3):  # a saturated server may drop a read; try again, bounded
+            left = deadline - time.monotonic()
+            if left <= 1:
+                raise RuntimeError(f"reads took over {budget:.0f} s")
             try:
-                status, body = service.get(f"/api/presence/users?user_ids={ids}", headers, 60)
+                status, body = service.get(f"/api/presence/users?user_ids={ids}", headers,
+                                           min(60.0, left))
             except (OSError, http.client.HTTPException) as exc:
                 status, body = 0, repr(exc).encode()
             if status == 200:
