@@ -67,6 +67,11 @@ def run(ctx: Context) -> Row:
     still_open = sum(r["open"] for r in results)
     closed = sum(sum(r["closed"].values()) for r in results)
     failed = sum(c["failed"] for c in connected)
+    why: dict[str, int] = {}
+    for c in connected:
+        for status, count in c["statuses"].items():
+            if status != "101":
+                why[status] = why.get(status, 0) + count
     per_socket = (rss1 - rss0) / max(1, still_open)
     met = per_socket < TARGET_BYTES and still_open == n and n == wanted
     capped = "" if n == wanted else f" (capped from {wanted} by fd hard limit {hard})"
@@ -77,8 +82,9 @@ def run(ctx: Context) -> Row:
         (per_socket < TARGET_BYTES and still_open == n) if n != wanted else met,
         f"RSS {rss0 / 2**20:.0f} -> {rss1 / 2**20:.0f} MiB (peak {peak / 2**20:.0f}) over "
         f"{s.f3_seconds:.0f} s hold{capped}; connect ramp {ramp:.0f} s "
-        f"({ok / max(ramp, 1e-9):.0f}/s); failed {failed}; closed {closed}; "
+        f"({ok / max(ramp, 1e-9):.0f}/s); failed {failed} {why or ''}; closed {closed}; "
         f"server fds {fds}",
-        {"per_socket": per_socket, "sockets": still_open, "wanted": wanted, "errors": failed
-         + (n - still_open), "lost": 0, "rss0": rss0, "rss1": rss1, "ramp": ramp},
+        {"per_socket": per_socket, "sockets": still_open, "wanted": wanted,
+         "errors": n - still_open, "lost": 0, "failed": why, "rss0": rss0, "rss1": rss1,
+         "ramp": ramp},
     )
