@@ -1,12 +1,13 @@
-"""One accepted WebSocket: a reader and a writer in one nursery, plus two deadlines.
+"""One accepted WebSocket: a reader and a writer in one nursery, and its deadlines.
 
 The writer drains the subscription's outbox (already coalesced by key) onto the socket;
 a write that cannot complete within `write_timeout` closes the socket with 1013. The
 reader handles client frames with the REST rules and answers through the same outbox, so
-replies keep their order with pushes. The token's expiry (plus leeway) closes with 4401;
-a server drain closes with 1001; a frame over 4 KiB closes with 1009. Whoever decides
-first records the close code and cancels the nursery; the code is sent once, on the way
-out, shielded and bounded — also when hypercorn cancels the handler at shutdown.
+replies keep their order with pushes. The token's expiry (plus leeway) is the nursery's
+deadline and closes with 4401; a server drain closes every session with 1001; a frame
+over 4 KiB closes with 1009. Whoever decides first records the close code and cancels the
+nursery; the code is sent once, on the way out, shielded and bounded — also when
+hypercorn cancels the handler at shutdown.
 """
 
 from __future__ import annotations
@@ -49,12 +50,22 @@ class SocketSession:
         self.runtime.socket_opened()
         try:
             await self.ws.accept()
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                nursery.start_soon(self._writer)
-                nursery.start_soon(self._reader)
-                nursery.start_soon(self._close_at_expiry)
-                nursery.start_soon(self._close_on_drain)
+            # Two tasks per socket: the token's expiry is the nursery's deadline, and a
+            # drain closes sessions directly (runtime.sessions), so neither needs a task.
+            expiry = self.identity.expires_at + self.runtime.verifier.leeway
+            self.runtime.sessions.add(self)
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    nursery.cancel_scope.deadline = self.runtime.wall.to_trio(expiry)
+                    nursery.start_soon(self._writer)
+                    nursery.start_soon(self._reader)
+                    if self.runtime.draining.is_set():
+                        self.close(GOING_AWAY)
+                if nursery.cancel_scope.cancelled_caught and self.close_code is None:
+                    self.close_code = TOKEN_EXPIRED
+            finally:
+                self.runtime.sessions.discard(self)
         finally:
             if self.close_code is None and self._write_overdue():
                 self.close_code = TRY_AGAIN_LATER  # web.transport dropped the stalled socket
@@ -88,7 +99,10 @@ class SocketSession:
         return started is not None and trio.current_time() - started >= timeout
 
     async def _writer(self) -> None:
-        await self._send(self.sub.initial_frame)
+        # Drop the initial frame once sent: orjson's bytes keep ~4 KB of capacity.
+        frame, self.sub.initial_frame = self.sub.initial_frame, b""
+        await self._send(frame)
+        del frame
         while True:
             try:
                 batch = await self.sub.outbox.next_batch()
@@ -140,15 +154,6 @@ class SocketSession:
         with trio.move_on_after(self.runtime.settings.request_timeout):
             with contextlib.suppress(ActorUnavailable):
                 await self.service.touch(self.identity.user_id, self.device_id)
-
-    async def _close_at_expiry(self) -> None:
-        expiry = self.identity.expires_at + self.runtime.verifier.leeway
-        await trio.sleep_until(self.runtime.wall.to_trio(expiry))
-        self.close(TOKEN_EXPIRED)
-
-    async def _close_on_drain(self) -> None:
-        await self.runtime.draining.wait()
-        self.close(GOING_AWAY)
 
 
 class _BadFrame(ValueError):
