@@ -97,7 +97,10 @@ class PresenceService:
             fresh = self._directory_loaded_at >= requested_at - (0 if force else 1.0)
             if not fresh:
                 data = await self.store.load_directory()
-                self.runtime.directory = Directory(data)
+                # Unchanged (the usual case): keep the snapshot and its cached visible sets
+                # rather than rebuild them on the actors' thread every 30 s.
+                if data != self.runtime.directory.data:
+                    self.runtime.directory = Directory(data)
                 self._directory_loaded_at = trio.current_time()
         return self.runtime.directory
 

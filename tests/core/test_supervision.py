@@ -256,3 +256,18 @@ async def test_a_device_that_expires_inside_its_rate_window_keeps_the_window(aut
             assert limited.value.retry_after == 2
             await trio.sleep(2)
             assert (await service.set_status(1, "phone", ONLINE)).status is ONLINE
+
+
+async def test_an_unchanged_directory_keeps_its_snapshot_and_cache(autojump_clock):
+    with trio.fail_after(120):
+        async with running() as service:
+            before = service.directory
+            assert before.visible(1) == {1, 2, 3}
+            await trio.sleep(31)
+            assert service.directory is before
+            service.store.directory = DirectoryData(
+                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
+            )
+            await trio.sleep(30)
+            assert service.directory is not before
+            assert service.directory.visible(3) == {3, 4}
