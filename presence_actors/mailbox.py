@@ -1,6 +1,6 @@
 """Mailboxes and one-shot replies: how anything talks to an actor.
 
-An actor reads one `Mailbox`; an `ActorRef` holds it for senders. `tell`
+An actor reads one `Mailbox`, which is also its address for senders. `tell`
 never waits: a full mailbox is an overloaded actor, and the caller hears so at once
 (`ActorUnavailable`, a 503) instead of hanging. `ask` sends a message that carries its
 own `Reply` and waits for it under a deadline.
@@ -52,20 +52,38 @@ class Reply:
         return self._value
 
 
+class ActorGone(Exception):
+    """The actor behind this mailbox has stopped; look it up again."""
+
+
+_IDLE: tuple = ()  # the queue of every empty mailbox: an idle actor holds no list
+
+
 class Mailbox:
-    """A bounded queue with one reader (the actor) and any number of senders."""
+    """A bounded queue with one reader (the actor) and any number of senders.
+
+    Senders hold the mailbox itself as the actor's address (there is no separate ref)."""
 
     __slots__ = ("_capacity", "_closed", "_queue", "_reader", "_space")
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._queue: list[Any] = []
+        self._queue: list[Any] | tuple = _IDLE
         self._reader: trio.lowlevel.Task | None = None
         self._space: trio.lowlevel.ParkingLot | None = None  # blocked senders, made on demand
         self._closed = False
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def tell(self, message: Any) -> None:
+        """Deliver now or say why not: ActorUnavailable when full, ActorGone when stopped."""
+        try:
+            self.send_nowait(message)
+        except trio.WouldBlock:
+            raise ActorUnavailable("the actor is overloaded (mailbox full)") from None
+        except trio.BrokenResourceError:
+            raise ActorGone() from None
 
     def send_nowait(self, message: Any) -> None:
         if self._closed:
@@ -74,6 +92,8 @@ class Mailbox:
         if reader is not None:
             self._reader = None
             trio.lowlevel.reschedule(reader, outcome.Value(message))
+        elif not self._queue:
+            self._queue = [message]
         elif len(self._queue) >= self._capacity:
             raise trio.WouldBlock
         else:
@@ -92,9 +112,12 @@ class Mailbox:
                 return
 
     def receive_nowait(self) -> Any:
-        if not self._queue:
+        queue = self._queue
+        if not queue:
             raise trio.WouldBlock
-        message = self._queue.pop(0)
+        message = queue.pop(0)
+        if not queue:
+            self._queue = _IDLE
         if self._space:
             self._space.unpark()
         return message
@@ -120,30 +143,3 @@ class Mailbox:
         self._closed = True
         if self._space:
             self._space.unpark_all()
-
-
-class ActorGone(Exception):
-    """The actor behind this ref has stopped; look it up again."""
-
-
-class ActorRef:
-    """What senders hold: the actor's key and its mailbox."""
-
-    __slots__ = ("key", "mailbox")
-
-    def __init__(self, key: Any, mailbox: Mailbox) -> None:
-        self.key = key
-        self.mailbox = mailbox
-
-    def tell(self, message: Any) -> None:
-        try:
-            self.mailbox.send_nowait(message)
-        except trio.WouldBlock:
-            raise ActorUnavailable(f"actor {self.key} is overloaded (mailbox full)") from None
-        except trio.BrokenResourceError:
-            raise ActorGone(self.key) from None
-
-
-def open_mailbox(key: Any, size: int) -> tuple[ActorRef, Mailbox]:
-    mailbox = Mailbox(size)
-    return ActorRef(key, mailbox), mailbox

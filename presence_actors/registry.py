@@ -19,7 +19,7 @@ import trio
 
 from .actor import STOP, run_actor
 from .errors import ActorUnavailable
-from .mailbox import ActorGone, ActorRef, Mailbox, Reply, open_mailbox
+from .mailbox import ActorGone, Mailbox, Reply
 from .runtime import Runtime
 from .supervisor import Supervisor
 
@@ -44,21 +44,21 @@ class Registry:
         self.supervisor = supervisor
         self.runtime = runtime
         self._behaviours = behaviours
-        self._live: dict[str, dict[int, ActorRef]] = {kind: {} for kind in behaviours}
+        self._live: dict[str, dict[int, Mailbox]] = {kind: {} for kind in behaviours}
         self.started = 0
         self.retired = 0
         self.closing = False
 
     # --- finding and starting ----------------------------------------------------------
 
-    def ref(self, kind: str, key: int) -> ActorRef:
+    def ref(self, kind: str, key: int) -> Mailbox:
         """The live actor for (kind, key), started now if there is none."""
         live = self._live[kind]
         ref = live.get(key)
         if ref is None:
             if self.closing:
                 raise ActorUnavailable("the service is shutting down")
-            ref, inbox = open_mailbox((kind, key), self.runtime.timing.mailbox_size)
+            ref = inbox = Mailbox(self.runtime.timing.mailbox_size)
             live[key] = ref
             self.started += 1
             behaviour = self._behaviours[kind](self, key, inbox)
@@ -72,7 +72,7 @@ class Registry:
             )
         return ref
 
-    def live(self, kind: str, key: int) -> ActorRef | None:
+    def live(self, kind: str, key: int) -> Mailbox | None:
         """The actor for (kind, key) if it is running; never starts one."""
         return self._live[kind].get(key)
 
@@ -91,7 +91,7 @@ class Registry:
                 continue
             except ActorUnavailable:
                 self.runtime.counters.rejected_busy += 1
-                raise
+                raise ActorUnavailable(f"{kind} {key} is overloaded (mailbox full)") from None
 
     def tell_reliably(self, kind: str, key: int, message: Any) -> None:
         """Deliver even when the mailbox is full (a helper task waits for room)."""
@@ -105,7 +105,7 @@ class Registry:
     async def _send(self, kind: str, key: int, message: Any) -> None:
         while (ref := self.live(kind, key)) is not None or not self.closing:
             try:
-                await (ref or self.ref(kind, key)).mailbox.send(message)
+                await (ref or self.ref(kind, key)).send(message)
                 return
             except trio.BrokenResourceError:
                 continue
@@ -129,7 +129,7 @@ class Registry:
     def _forget(self, kind: str, key: int, inbox: Mailbox) -> None:
         live = self._live[kind]
         ref = live.get(key)
-        if ref is not None and ref.mailbox is inbox:
+        if ref is inbox:
             del live[key]
         inbox.close()
 
@@ -151,9 +151,9 @@ class Registry:
         for live in self._live.values():
             for ref in list(live.values()):
                 try:
-                    ref.mailbox.send_nowait(STOP)
+                    ref.send_nowait(STOP)
                 except trio.WouldBlock:
-                    self.supervisor.spawn(f"stop:{ref.key}", _send_stop, ref)
+                    self.supervisor.spawn("stop", _send_stop, ref)
                 except trio.BrokenResourceError:
                     pass
         with trio.move_on_after(timeout):
@@ -165,6 +165,6 @@ class Registry:
         )
 
 
-async def _send_stop(ref: ActorRef) -> None:
+async def _send_stop(ref: Mailbox) -> None:
     with contextlib.suppress(trio.BrokenResourceError):
-        await ref.mailbox.send(STOP)
+        await ref.send(STOP)

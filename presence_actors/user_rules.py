@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from .errors import RateLimited
@@ -21,6 +22,7 @@ from .timing import Timing
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 DEFAULT_TIMING = Timing()
+NONE: Mapping = MappingProxyType({})  # the one shared empty mapping: most users have no windows
 
 
 # --- state -------------------------------------------------------------------------------
@@ -44,7 +46,7 @@ class UserState:
     # Devices gone (posted offline, or expired) whose rate window is still open, and when
     # it opened: an offline post is accepted without limit but still opens the window, so
     # online/offline cannot alternate unlimited; an expiry never shortens a window.
-    offline_at: Mapping[str, float] = field(default_factory=dict)
+    offline_at: Mapping[str, float] = field(default_factory=lambda: NONE)
 
     @property
     def status(self) -> PresenceStatus:
@@ -58,7 +60,7 @@ class UserState:
 def new_user(
     user_id: int, last_seen: float | None = None, announced: PresenceStatus = OFFLINE
 ) -> UserState:
-    return UserState(user_id, {}, {}, last_seen, announced)
+    return UserState(user_id, NONE, NONE, last_seen, announced)
 
 
 def aggregate(devices: Mapping[str, Device]) -> PresenceStatus:
@@ -187,10 +189,10 @@ def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> Use
     for key, device in state.devices.items():  # an expired device keeps its open window
         if key not in live and device.status_at is not None:
             windows[key] = max(windows.get(key, -math.inf), device.status_at)
-    windows = {k: at for k, at in windows.items() if at + timing.status_min_interval > now}
+    windows = {k: at for k, at in windows.items() if at + timing.status_min_interval > now} or NONE
     if len(live) == len(state.devices) and windows == state.offline_at:
         return state
-    return replace(state, devices=live, offline_at=windows)
+    return replace(state, devices=live or NONE, offline_at=windows)
 
 
 def set_status(
@@ -198,12 +200,26 @@ def set_status(
 ) -> UserState:
     """An explicit status update. Raises RateLimited (and changes nothing) when too soon."""
     devices = dict(state.devices)
-    offline_at = dict(state.offline_at)
     if status is OFFLINE:
         # Never limited; ends the device at once and opens its rate window.
         devices.pop(device_id, None)
-        offline_at[device_id] = now
+        offline_at = {**state.offline_at, device_id: now}
         return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
+    current = devices.get(device_id)
+    previous = max(
+        current.status_at if current is not None and current.status_at is not None else -math.inf,
+        state.offline_at.get(device_id, -math.inf),
+    )
+    ready_at = previous + timing.status_min_interval
+    if now < ready_at:
+        raise RateLimited(max(1, math.ceil(ready_at - now)))
+    offline_at = state.offline_at
+    if device_id in offline_at:
+        offline_at = {k: at for k, at in offline_at.items() if k != device_id} or NONE
+    has_socket = state.sockets.get(device_id, 0) > 0
+    expires_at = None if has_socket else now + timing.ttl(status)
+    devices[device_id] = Device(status, now, expires_at, status_at=now)
+    return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
     current = devices.get(device_id)
     previous = max(
         current.status_at if current is not None and current.status_at is not None else -math.inf,
@@ -251,6 +267,7 @@ def disconnect(state: UserState, device_id: str, now: float, timing: Timing) -> 
         del sockets[device_id]
     else:
         sockets[device_id] = open_sockets - 1
+    sockets = sockets or NONE
     device = state.devices.get(device_id)
     if device is None:
         return replace(state, sockets=sockets)

@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from presence_actors.errors import ActorUnavailable
-from presence_actors.mailbox import ActorGone, Mailbox, Reply, open_mailbox
+from presence_actors.mailbox import ActorGone, Mailbox, Reply
 
 
 def test_a_full_mailbox_refuses_without_waiting():
@@ -20,17 +20,17 @@ def test_a_full_mailbox_refuses_without_waiting():
 
 
 def test_a_closed_mailbox_breaks_senders():
-    ref, mailbox = open_mailbox(("user", 1), 4)
+    mailbox = Mailbox(4)
     mailbox.close()
     with pytest.raises(ActorGone):
-        ref.tell("late")
+        mailbox.tell("late")
 
 
 def test_tell_to_a_full_mailbox_is_actor_unavailable():
-    ref, _mailbox = open_mailbox(("user", 1), 1)
-    ref.tell("first")
+    mailbox = Mailbox(1)
+    mailbox.tell("first")
     with pytest.raises(ActorUnavailable, match="overloaded"):
-        ref.tell("second")
+        mailbox.tell("second")
 
 
 async def test_a_waiting_reader_gets_the_message_directly(autojump_clock):
@@ -105,3 +105,12 @@ async def test_reply_carries_a_failure_and_is_set_once(autojump_clock):
     reply.set("ignored")
     with pytest.raises(KeyError):
         await reply.wait(1)
+
+
+def test_an_emptied_mailbox_holds_no_queue():
+    mailbox = Mailbox(4)
+    mailbox.send_nowait("a")
+    assert mailbox.receive_nowait() == "a"
+    assert mailbox._queue == ()  # an idle actor's mailbox keeps no list alive
+    mailbox.send_nowait("b")
+    assert mailbox.receive_nowait() == "b"
