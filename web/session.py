@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from presence_actors import ActorUnavailable, NotFound, RateLimited
 
+from . import transport
 from .config import MAX_FRAME_BYTES
 from .schemas import ClientFrame, PingFrame, StatusFrame
 
@@ -45,6 +46,7 @@ class SocketSession:
         self.close_code: int | None = None
         self._nursery: trio.Nursery | None = None
         self._writing_since: float | None = None
+        self._connection = transport.current_connection()  # None: write through Quart
 
     async def run(self) -> None:
         self.runtime.socket_opened()
@@ -85,10 +87,21 @@ class SocketSession:
         except Exception:  # already closed, or the peer is gone: nothing left to tell it
             log.debug("close %d not sent", code, exc_info=True)
 
-    async def _send(self, frame: bytes) -> None:
+    async def _send(self, frames: list[bytes]) -> None:
+        """Write frames in order: one batch on hypercorn's fast path, else one by one."""
+        connection = self._connection
+        if connection is not None:
+            data = transport.encode_text_frames(frames)
+            written = transport.write_now(connection, data)
+            if written == len(data):
+                return  # the common case: the socket had room, nothing to wait for
         self._writing_since = trio.current_time()
         with trio.move_on_after(self.runtime.settings.write_timeout):
-            await self.ws.send(frame.decode())
+            if connection is not None:
+                await transport.send_rest(connection, data, written)
+            else:
+                for frame in frames:
+                    await self.ws.send(frame.decode())
         if self._write_overdue():  # timed out here, or web.transport dropped the socket
             self.close(TRY_AGAIN_LATER)
         self._writing_since = None
@@ -101,7 +114,7 @@ class SocketSession:
     async def _writer(self) -> None:
         # Drop the initial frame once sent: orjson's bytes keep ~4 KB of capacity.
         frame, self.sub.initial_frame = self.sub.initial_frame, b""
-        await self._send(frame)
+        await self._send([frame])
         del frame
         while True:
             try:
@@ -109,8 +122,7 @@ class SocketSession:
             except trio.EndOfChannel:  # the service closed this subscription (shutdown)
                 self.close(GOING_AWAY)
                 return
-            for frame in batch:
-                await self._send(frame)
+            await self._send(batch)
 
     async def _reader(self) -> None:
         while True:
