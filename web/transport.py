@@ -47,16 +47,23 @@ async def _protocol_send_with_deadline(self: TCPServer, event) -> None:
         await _original_protocol_send(self, event)
         return
     async with self.send_lock:
-        try:
-            with trio.CancelScope(shield=True), trio.move_on_after(timeout) as deadline:
-                await self.stream.send_all(event.data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.protocol.handle(Closed())
-            return
-        if deadline.cancelled_caught:
-            with trio.CancelScope(shield=True):
-                await self.stream.aclose()
-            await self.protocol.handle(Closed())
+        await _write_or_drop(self, event.data, timeout)
+
+
+async def _write_or_drop(connection: TCPServer, data: bytes, timeout: float) -> None:
+    """`send_all` within the deadline (the caller holds the send lock); a peer that is
+    gone or does not read in time is dropped, and the app sees an ordinary disconnect."""
+    try:
+        with trio.CancelScope(shield=True), trio.move_on_after(timeout) as deadline:
+            await connection.stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+        # Busy: hypercorn is already closing this stream (its send_eof takes no lock).
+        await connection.protocol.handle(Closed())
+        return
+    if deadline.cancelled_caught:
+        with trio.CancelScope(shield=True):
+            await connection.stream.aclose()
+        await connection.protocol.handle(Closed())
 
 
 async def _run_remembering_connection(self: TCPServer) -> None:
@@ -112,21 +119,7 @@ async def send_rest(connection: TCPServer, data: bytes, written: int) -> None:
     # other writer (hypercorn's pings and close) can interleave with the rest.
     connection.send_lock.acquire_nowait()
     try:
-        await _send_rest(connection, data[written:])
+        timeout = getattr(connection.config, "write_timeout", None) or math.inf
+        await _write_or_drop(connection, data[written:], timeout)
     finally:
         connection.send_lock.release()
-
-
-async def _send_rest(connection: TCPServer, rest: bytes) -> None:
-    timeout = getattr(connection.config, "write_timeout", None)
-    try:
-        with trio.CancelScope(shield=True), trio.move_on_after(timeout or math.inf) as deadline:
-            await connection.stream.send_all(rest)
-    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
-        # Busy: hypercorn is closing this stream (its send_eof takes no lock).
-        await connection.protocol.handle(Closed())
-        return
-    if deadline.cancelled_caught:
-        with trio.CancelScope(shield=True):
-            await connection.stream.aclose()
-        await connection.protocol.handle(Closed())
