@@ -12,6 +12,8 @@ the store flushes; the process exits 0.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import sys
 import time
@@ -106,8 +108,20 @@ async def _serve(settings: Settings) -> None:
     log.info("stopped")
 
 
+def _command() -> str:
+    """How to call this CLI again from here: its name when on PATH, else its path
+    (`./dev serve` runs it from .venv/bin, which is not on PATH)."""
+    here = os.path.abspath(sys.argv[0])
+    on_path = shutil.which("presence-actors")
+    if os.path.basename(here) != "presence-actors":
+        return "presence-actors"  # run some other way (python -m, tests)
+    if on_path is not None and os.path.abspath(on_path) == here:
+        return "presence-actors"
+    return os.path.relpath(here)
+
+
 def _banner(url: str, settings: Settings) -> None:
-    token = "presence-actors token 1"
+    token = f"{_command()} token 1"
     if settings.data_dir != _DEFAULTS.data_dir:
         token += f" --data-dir {settings.data_dir}"
     click.echo(
