@@ -60,10 +60,6 @@ class PresenceRecord:
         }
 
 
-def offline_record(user_id: int, last_seen: float | None = None) -> PresenceRecord:
-    return PresenceRecord(user_id, PresenceStatus.OFFLINE, last_seen)
-
-
 @dataclass(frozen=True, slots=True)
 class TypingRecord:
     user_id: int

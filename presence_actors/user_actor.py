@@ -33,11 +33,11 @@ class UserActor(ActorShell):
             previous = stored.get(user_id)
         last_seen = previous.last_seen if previous else None
         announced = previous.status if previous else PresenceStatus.OFFLINE
-        state = rules.new_user(user_id, last_seen, announced)
+        state = before = rules.new_user(user_id, last_seen, announced)
         now = runtime.clock.now()
         for outbox in runtime.subscribers.of(user_id):  # sessions that outlived the actor
             state = rules.connect(state, outbox.device_id, now)
-        state, effects = rules.announce(rules.new_user(user_id, last_seen, announced), state, [])
+        state, effects = rules.announce(before, state, [])
         self.execute(state, effects)
         return state
 

@@ -180,18 +180,19 @@ def announce(
 
 def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> UserState:
     """Drop devices whose lifetime has run out. Expiry does not move last_seen."""
-    live = {
-        key: device
-        for key, device in state.devices.items()
-        if device.expires_at is None or device.expires_at > now
-    }
+    interval = timing.status_min_interval
+    expired = [
+        k for k, d in state.devices.items() if d.expires_at is not None and d.expires_at <= now
+    ]
+    if not expired and all(at + interval > now for at in state.offline_at.values()):
+        return state  # the common step: nothing is due, nothing is copied
+    live = {k: d for k, d in state.devices.items() if k not in expired}
     windows = dict(state.offline_at)
-    for key, device in state.devices.items():  # an expired device keeps its open window
-        if key not in live and device.status_at is not None:
-            windows[key] = max(windows.get(key, -math.inf), device.status_at)
-    windows = {k: at for k, at in windows.items() if at + timing.status_min_interval > now} or NONE
-    if len(live) == len(state.devices) and windows == state.offline_at:
-        return state
+    for key in expired:  # an expired device keeps its open window
+        status_at = state.devices[key].status_at
+        if status_at is not None:
+            windows[key] = max(windows.get(key, -math.inf), status_at)
+    windows = {k: at for k, at in windows.items() if at + interval > now} or NONE
     return replace(state, devices=live or NONE, offline_at=windows)
 
 
