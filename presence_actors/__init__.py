@@ -5,21 +5,20 @@ from .clock import WallClock
 from .conversation_rules import TypingResult
 from .directory import Directory
 from .errors import ActorUnavailable, NotFound, PresenceError, RateLimited, TooManySockets
+from .fanout import Subscribers
 from .model import (
     PresenceRecord,
     PresenceStatus,
     TypingRecord,
     format_time,
-    initial_state_frame,
     parse_time,
-    presence_update_frame,
-    typing_update_frame,
 )
-from .outbox import Outbox, Subscribers
+from .outbox import Outbox
 from .ports import DirectoryData, MemoryStore, PresenceStore
 from .service import PresenceService, PresenceView, ServiceStatistics, Subscription, open_presence
 from .supervisor import Supervisor
 from .timing import Timing
+from .wire import initial_state_frame, presence_update_frame, typing_update_frame
 
 __all__ = [
     "ActorUnavailable",

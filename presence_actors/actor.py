@@ -1,7 +1,9 @@
-"""The one actor loop every kind shares: receive under one deadline, apply, execute.
+"""The actor: one loop every kind shares, and the shell that hands it to a kind's rules.
 
 A kind supplies a `Behaviour`: how to (re)build its state, its pure rules, its deadline,
-when it is idle, and how to carry out effects. The loop owns the only timer an actor
+when it is idle, and how to carry out effects. `ActorShell` is the behaviour's common
+part: a kind names its rules module and its registry kind, and adds what is its own (how
+it rebuilds its state and how it carries out its effects). The loop owns the only timer an actor
 has: `trio.move_on_at(next_deadline)` around the receive; when it fires, the kind's
 expiry message is fed to the rules like any other.
 """
@@ -9,6 +11,7 @@ expiry message is fed to the rules like any other.
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any, Protocol
 
 import trio
@@ -16,6 +19,8 @@ import trio
 from .clock import WallClock
 from .errors import ActorUnavailable
 from .mailbox import Mailbox
+
+USER, CONVERSATION = "user", "conversation"  # the registry's actor kinds
 
 
 class Stop:
@@ -58,3 +63,36 @@ async def run_actor(behaviour: Behaviour, inbox: Mailbox, clock: WallClock):
             if reply is not None:
                 reply.fail(ActorUnavailable("the actor failed on this request"))
             raise exc
+
+class ActorShell:
+    __slots__ = ("context", "inbox", "key", "last_state", "registry")
+    kind: str
+    rules: ModuleType
+    expire_message: Any
+
+    def __init__(self, registry: Any, key: int, inbox: Mailbox) -> None:
+        self.registry = registry
+        self.context = registry.context
+        self.key = key
+        self.inbox = inbox
+        self.last_state: Any = None  # after a crash, the loop resumes from here
+
+    def apply(self, state: Any, message: Any, now: float) -> tuple[Any, list[Any]]:
+        return self.rules.apply(state, message, now, self.context.timing)
+
+    def next_deadline(self, state: Any) -> float | None:
+        return self.rules.next_deadline(state, self.context.timing)
+
+    def is_idle(self, state: Any) -> bool:
+        return self.rules.is_idle(state)
+
+    def retire(self, state: Any) -> bool:
+        return self.registry.retire(self.kind, self.key, self.inbox)
+
+    def give_up(self, _error: BaseException) -> None:
+        """The supervisor gave up on this actor after repeated crashes."""
+        self.registry.give_up(self.kind, self.key, self.inbox)
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Undo what this actor published, now that it is gone for good."""

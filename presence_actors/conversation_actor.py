@@ -8,42 +8,43 @@ never leaves an indicator stuck on; only its rate-limit buckets start afresh.
 from __future__ import annotations
 
 from . import conversation_rules as rules
-from .model import TypingRecord, typing_update_frame
-from .shell import ActorShell
+from .actor import CONVERSATION, ActorShell
+from .model import TypingRecord
+from .wire import typing_update_frame
 
 
 class ConversationActor(ActorShell):
     __slots__ = ()
-    kind = "conversation"
+    kind = CONVERSATION
     rules = rules
     expire_message = rules.Expire()
 
     async def start(self) -> rules.ConversationState:
         if self.last_state is not None:  # restarted after a crash: resume
             return self.last_state
-        typers = dict(self.runtime.typing.typers(self.key))
+        typers = dict(self.context.typing.typers(self.key))
         return rules.ConversationState(self.key, typers, {})
 
     def abandon(self) -> None:
         """Given up after repeated crashes: end every indicator rather than leave it stuck."""
-        for user_id in list(self.runtime.typing.typers(self.key)):
+        for user_id in list(self.context.typing.typers(self.key)):
             self.push(TypingRecord(user_id, self.key, False))
-        self.runtime.typing.update(self.key, {})
+        self.context.typing.publish(self.key, {})
 
     def execute(self, state: rules.ConversationState, effects: list[rules.Effect]) -> None:
         self.last_state = state
-        self.runtime.typing.update(self.key, state.typers)
+        self.context.typing.publish(self.key, state.typers)
         for effect in effects:
             match effect:
                 case rules.Push(record):
                     self.push(record)
-                case rules.Reply():
-                    effect.deliver()
+                case rules.Answer():
+                    effect.send()
 
     def push(self, record: TypingRecord) -> None:
-        runtime = self.runtime
-        recipients = runtime.directory.participants(self.key) - {record.user_id}
+        context = self.context
+        recipients = context.directory.participants(self.key) - {record.user_id}
         key = ("typing", record.user_id, record.conversation_id)
-        delivered = runtime.subscribers.deliver(recipients, key, typing_update_frame(record))
-        runtime.counters.typing_pushes += 1
-        runtime.counters.deliveries += delivered
+        delivered = context.subscribers.fan_out(recipients, key, typing_update_frame(record))
+        context.counters.typing_pushes += 1
+        context.counters.deliveries += delivered

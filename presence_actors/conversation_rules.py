@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import RateLimited
-from .messages import Expire, Reply
+from .messages import Answer, Expire
 from .model import TypingRecord
 from .timing import Timing
 
@@ -81,7 +81,7 @@ class Push:
     record: TypingRecord
 
 
-Effect = Push | Reply
+Effect = Push | Answer
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -96,13 +96,13 @@ def apply(
             try:
                 state = charge(state, user_id, now, timing)
             except RateLimited as limited:
-                effects.append(Reply(reply, limited))
+                effects.append(Answer(reply, limited))
             else:
                 state, pushed = set_typing(state, user_id, is_typing, now, timing)
                 effects.extend(pushed)
                 expires_at = state.typers.get(user_id)
                 result = TypingResult(state.conversation_id, user_id, is_typing, expires_at)
-                effects.append(Reply(reply, result))
+                effects.append(Answer(reply, result))
         case ClearUser(user_id):
             state, pushed = set_typing(state, user_id, False, now, timing)
             effects.extend(pushed)

@@ -3,7 +3,7 @@
 An actor reads one `Mailbox`, which is also its address for senders. `tell`
 never waits: a full mailbox is an overloaded actor, and the caller hears so at once
 (`ActorUnavailable`, a 503) instead of hanging. `ask` sends a message that carries its
-own `Reply` and waits for it under a deadline.
+own `ReplySlot` and waits for it under a deadline.
 
 `Mailbox` is a bounded single-reader queue with the semantics of a trio memory channel
 (`send_nowait` raises `WouldBlock` when full and `BrokenResourceError` once the reader
@@ -22,7 +22,7 @@ import trio
 from .errors import ActorUnavailable
 
 
-class Reply:
+class ReplySlot:
     """A one-shot answer slot: set once by the actor, awaited once by the caller."""
 
     __slots__ = ("_error", "_event", "_value")

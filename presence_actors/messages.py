@@ -12,13 +12,13 @@ class Expire:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class Answer:
     """Answer the request that carried `reply` (None for a message sent with `tell`)."""
 
     reply: Any
     value: Any
 
-    def deliver(self) -> None:
+    def send(self) -> None:
         if self.reply is None:
             return
         if isinstance(self.value, Exception):

@@ -1,4 +1,4 @@
-"""The domain vocabulary: statuses, records, and the wire payloads of the seed document.
+"""The domain vocabulary: statuses and records.
 
 Everything here is immutable data. Times are wall-clock UTC epoch seconds (floats); the
 only place they become text is `format_time`, which renders the seed's ISO 8601 form with
@@ -11,8 +11,6 @@ import enum
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import orjson
 
 
 class PresenceStatus(enum.StrEnum):
@@ -72,30 +70,3 @@ class TypingRecord:
             "conversation_id": self.conversation_id,
             "is_typing": self.is_typing,
         }
-
-
-def presence_update_frame(record: PresenceRecord) -> bytes:
-    """The seed's `presence_update` message, serialized once per change."""
-    return orjson.dumps({"type": "presence_update", "data": record.as_json()})
-
-
-def typing_update_frame(record: TypingRecord) -> bytes:
-    """The seed's `typing_update` message, serialized once per change."""
-    return orjson.dumps({"type": "typing_update", "data": record.as_json()})
-
-
-def initial_state_frame(
-    presences: list[PresenceRecord], typing: list[TypingRecord], typing_users: frozenset[int]
-) -> bytes:
-    """The seed's `initial_state`: presences in the GET shape (with `is_typing`) plus typers."""
-    return orjson.dumps(
-        {
-            "type": "initial_state",
-            "data": {
-                "presences": [
-                    {**p.as_json(), "is_typing": p.user_id in typing_users} for p in presences
-                ],
-                "typing": [t.as_json() for t in typing],
-            },
-        }
-    )

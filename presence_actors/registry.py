@@ -17,13 +17,11 @@ from typing import Any
 
 import trio
 
-from .actor import STOP, run_actor
+from .actor import CONVERSATION, STOP, USER, run_actor
+from .context import ActorContext
 from .errors import ActorUnavailable
-from .mailbox import ActorGone, Mailbox, Reply
-from .runtime import Runtime
+from .mailbox import ActorGone, Mailbox, ReplySlot
 from .supervisor import Supervisor
-
-USER, CONVERSATION = "user", "conversation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +36,11 @@ class Registry:
     def __init__(
         self,
         supervisor: Supervisor,
-        runtime: Runtime,
+        context: ActorContext,
         behaviours: dict[str, Callable[[Registry, int, Mailbox], Any]],
     ) -> None:
         self.supervisor = supervisor
-        self.runtime = runtime
+        self.context = context
         self._behaviours = behaviours
         self._live: dict[str, dict[int, Mailbox]] = {kind: {} for kind in behaviours}
         self.started = 0
@@ -51,14 +49,14 @@ class Registry:
 
     # --- finding and starting ----------------------------------------------------------
 
-    def ref(self, kind: str, key: int) -> Mailbox:
+    def mailbox(self, kind: str, key: int) -> Mailbox:
         """The live actor for (kind, key), started now if there is none."""
         live = self._live[kind]
         ref = live.get(key)
         if ref is None:
             if self.closing:
                 raise ActorUnavailable("the service is shutting down")
-            ref = inbox = Mailbox(self.runtime.timing.mailbox_size)
+            ref = inbox = Mailbox(self.context.timing.mailbox_size)
             live[key] = ref
             self.started += 1
             behaviour = self._behaviours[kind](self, key, inbox)
@@ -67,7 +65,7 @@ class Registry:
                 run_actor,
                 behaviour,
                 inbox,
-                self.runtime.clock,
+                self.context.clock,
                 on_give_up=behaviour.give_up,
             )
         return ref
@@ -85,12 +83,12 @@ class Registry:
         """Deliver without waiting; raises ActorUnavailable when the mailbox is full."""
         while True:
             try:
-                self.ref(kind, key).tell(message)
+                self.mailbox(kind, key).tell(message)
                 return
             except ActorGone:
                 continue
             except ActorUnavailable:
-                self.runtime.counters.rejected_busy += 1
+                self.context.counters.rejected_busy += 1
                 raise ActorUnavailable(f"{kind} {key} is overloaded (mailbox full)") from None
 
     def tell_reliably(self, kind: str, key: int, message: Any) -> None:
@@ -105,16 +103,16 @@ class Registry:
     async def _send(self, kind: str, key: int, message: Any) -> None:
         while (ref := self.live(kind, key)) is not None or not self.closing:
             try:
-                await (ref or self.ref(kind, key)).send(message)
+                await (ref or self.mailbox(kind, key)).send(message)
                 return
             except trio.BrokenResourceError:
                 continue
 
-    async def ask(self, kind: str, key: int, make: Callable[[Reply], Any]) -> Any:
+    async def ask(self, kind: str, key: int, make: Callable[[ReplySlot], Any]) -> Any:
         """Send a request carrying its own reply slot; wait for the answer under a deadline."""
-        reply = Reply()
+        reply = ReplySlot()
         self.tell(kind, key, make(reply))
-        return await reply.wait(self.runtime.timing.request_timeout)
+        return await reply.wait(self.context.timing.request_timeout)
 
     # --- stopping ------------------------------------------------------------------------
 

@@ -13,17 +13,18 @@ import trio
 
 from . import conversation_rules, user_rules
 from .clock import WallClock
+from .context import ActorContext
 from .conversation_actor import ConversationActor
 from .directory import Directory
 from .errors import ActorUnavailable, NotFound, RateLimited, TooManySockets
-from .model import PresenceRecord, PresenceStatus, TypingRecord, format_time, initial_state_frame
+from .model import PresenceRecord, PresenceStatus, TypingRecord, format_time
 from .outbox import Outbox
 from .ports import PresenceStore
 from .registry import CONVERSATION, USER, Registry
-from .runtime import Runtime
 from .supervisor import open_supervisor
 from .timing import Timing
 from .user_actor import UserActor
+from .wire import initial_state_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,10 @@ class Subscription:
 
 
 class PresenceService:
-    def __init__(self, registry: Registry, runtime: Runtime) -> None:
+    def __init__(self, registry: Registry, context: ActorContext) -> None:
         self.registry = registry
-        self.runtime = runtime
-        self.store = runtime.store
+        self.context = context
+        self.store = context.store
         self._directory_loaded_at = -math.inf
         self._directory_lock = trio.Lock()
 
@@ -82,13 +83,13 @@ class PresenceService:
     @property
     def clock(self) -> WallClock:
         """The wall clock every timestamp of this service comes from."""
-        return self.runtime.clock
+        return self.context.clock
 
     # --- directory -----------------------------------------------------------------------
 
     @property
     def directory(self) -> Directory:
-        return self.runtime.directory
+        return self.context.directory
 
     async def refresh_directory(self, force: bool = False) -> Directory:
         """Reload the directory; without `force`, at most once a second (coalesced)."""
@@ -99,10 +100,10 @@ class PresenceService:
                 data = await self.store.load_directory()
                 # Unchanged (the usual case): keep the snapshot and its cached visible sets
                 # rather than rebuild them on the actors' thread every 30 s.
-                if data != self.runtime.directory.data:
-                    self.runtime.directory = Directory(data)
+                if data != self.context.directory.data:
+                    self.context.directory = Directory(data)
                 self._directory_loaded_at = trio.current_time()
-        return self.runtime.directory
+        return self.context.directory
 
     async def _visible(self, viewer: int, target: int) -> bool:
         """Can `viewer` see `target`? A denial is re-checked against a fresh directory."""
@@ -113,7 +114,7 @@ class PresenceService:
     async def keep_directory_fresh(self) -> None:
         """Reload the directory every `directory_refresh` seconds, forever."""
         while True:
-            await trio.sleep(self.runtime.timing.directory_refresh)
+            await trio.sleep(self.context.timing.directory_refresh)
             await self.refresh_directory(force=True)
 
     # --- presence ------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class PresenceService:
                 USER, user_id, lambda r: user_rules.SetStatus(device_id, status, r)
             )
         except RateLimited:
-            self.runtime.counters.rate_limited += 1
+            self.context.counters.rate_limited += 1
             raise
 
     async def touch(self, user_id: int, device_id: str) -> None:
@@ -134,7 +135,7 @@ class PresenceService:
         has no live device to extend, unless their actor was given up under open sockets:
         then this starts a fresh one, which rebuilds the devices from those sockets."""
         live = self.registry.live(USER, user_id) is not None
-        if live or self.runtime.subscribers.count(user_id):
+        if live or self.context.subscribers.sockets_of(user_id):
             self.registry.tell(USER, user_id, user_rules.Touch(device_id))
 
     async def presences(
@@ -159,7 +160,7 @@ class PresenceService:
     async def _views(self, viewer: int, user_ids: list[int]) -> list[PresenceView]:
         records = await self._records(user_ids)
         conversations = self.directory.conversations_of(viewer)
-        typing = self.runtime.typing
+        typing = self.context.typing
         return [
             PresenceView(
                 uid,
@@ -171,7 +172,7 @@ class PresenceService:
         ]
 
     async def _records(self, user_ids: list[int]) -> dict[int, PresenceRecord]:
-        board = self.runtime.board
+        board = self.context.board
         records = {uid: board[uid] for uid in user_ids if uid in board}
         missing = [uid for uid in user_ids if uid not in records]
         if missing:
@@ -200,7 +201,7 @@ class PresenceService:
                 lambda r: conversation_rules.SetTyping(user_id, is_typing, r),
             )
         except RateLimited:
-            self.runtime.counters.rate_limited += 1
+            self.context.counters.rate_limited += 1
             raise
         if device_id is not None:
             await self.touch(user_id, device_id)
@@ -209,13 +210,13 @@ class PresenceService:
     # --- subscriptions -------------------------------------------------------------------
 
     def socket_count(self, user_id: int) -> int:
-        return self.runtime.subscribers.count(user_id)
+        return self.context.subscribers.sockets_of(user_id)
 
     @asynccontextmanager
     async def subscribe(self, user_id: int, device_id: str) -> AsyncIterator[Subscription]:
         """A live connection: its device is connected for the duration of the block."""
-        runtime = self.runtime
-        if runtime.subscribers.count(user_id) >= runtime.timing.max_sockets_per_user:
+        context = self.context
+        if context.subscribers.sockets_of(user_id) >= context.timing.max_sockets_per_user:
             raise TooManySockets(f"user {user_id} has too many open connections")
         await self.registry.ask(USER, user_id, lambda r: user_rules.Connect(device_id, r))
         outbox = Outbox(user_id, device_id)
@@ -223,17 +224,17 @@ class PresenceService:
             # Register, then snapshot before the first checkpoint: every later change
             # reaches the outbox. No locals across the yield: this frame lives as long as
             # the socket does.
-            runtime.subscribers.add(outbox)
+            context.subscribers.add(outbox)
             yield Subscription(outbox, await self._initial_frame(user_id))
         finally:
-            runtime.subscribers.remove(outbox)
+            context.subscribers.remove(outbox)
             outbox.close()
             self.registry.tell_reliably(USER, user_id, user_rules.Disconnect(device_id))
 
     async def _initial_frame(self, user_id: int) -> bytes:
         """`initial_state` for this user; the board is read before the first checkpoint."""
         visible = sorted(self.directory.visible(user_id))
-        board = self.runtime.board
+        board = self.context.board
         live = {uid: board[uid] for uid in visible if uid in board}  # O(visible), not O(all)
         typing = self._typing_for(user_id)
         missing = [uid for uid in visible if uid not in live]
@@ -250,7 +251,7 @@ class PresenceService:
 
     def _typing_for(self, user_id: int) -> list[TypingRecord]:
         """Current typers in the user's conversations, the user's own typing excluded."""
-        index = self.runtime.typing
+        index = self.context.typing
         return [
             TypingRecord(uid, cid, True)
             for cid in sorted(self.directory.conversations_of(user_id))
@@ -261,7 +262,7 @@ class PresenceService:
     # --- health --------------------------------------------------------------------------
 
     def statistics(self) -> ServiceStatistics:
-        registry, counters = self.registry.statistics(), self.runtime.counters
+        registry, counters = self.registry.statistics(), self.context.counters
         supervisor = self.registry.supervisor.statistics()
         return ServiceStatistics(
             user_actors=registry.users,
@@ -270,7 +271,7 @@ class PresenceService:
             actors_retired=registry.retired,
             restarts=supervisor.restarts,
             given_up=supervisor.given_up,
-            subscribers=self.runtime.subscribers.statistics().sockets,
+            subscribers=self.context.subscribers.statistics().sockets,
             presence_pushes=counters.presence_pushes,
             typing_pushes=counters.typing_pushes,
             deliveries=counters.deliveries,
@@ -288,13 +289,13 @@ async def open_presence(
 ) -> AsyncIterator[PresenceService]:
     """Run the supervisor and the registry; on exit, actors drain their queues and stop."""
     timing = timing or Timing()
-    runtime = Runtime(store=store, clock=clock or WallClock(), timing=timing)
+    context = ActorContext(store=store, clock=clock or WallClock(), timing=timing)
     async with (
         trio.open_nursery() as nursery,
         open_supervisor(timing.max_restarts, timing.restart_period) as supervisor,
     ):
-        registry = Registry(supervisor, runtime, {USER: UserActor, CONVERSATION: ConversationActor})
-        service = PresenceService(registry, runtime)
+        registry = Registry(supervisor, context, {USER: UserActor, CONVERSATION: ConversationActor})
+        service = PresenceService(registry, context)
         await service.refresh_directory(force=True)
         nursery.start_soon(service.keep_directory_fresh)
         try:

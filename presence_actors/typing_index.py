@@ -17,7 +17,7 @@ class TypingIndex:
         self._by_conversation: dict[int, Mapping[int, float]] = {}
         self._by_user: dict[int, set[int]] = {}
 
-    def update(self, conversation_id: int, typers: Mapping[int, float]) -> None:
+    def publish(self, conversation_id: int, typers: Mapping[int, float]) -> None:
         """Record a conversation's typers (user -> expires_at) after a step of its actor."""
         before = self._by_conversation.get(conversation_id, _NONE)
         if before is typers:
@@ -37,7 +37,7 @@ class TypingIndex:
     def typers(self, conversation_id: int) -> Mapping[int, float]:
         return self._by_conversation.get(conversation_id, _NONE)
 
-    def conversations_of(self, user_id: int) -> frozenset[int]:
+    def typing_in(self, user_id: int) -> frozenset[int]:
         return frozenset(self._by_user.get(user_id, ()))
 
     def is_typing_in_any(self, user_id: int, conversations: frozenset[int]) -> bool:

@@ -10,14 +10,15 @@ persist the snapshot, answer the caller, and end the user's typing when they go 
 from __future__ import annotations
 
 from . import user_rules as rules
+from .actor import CONVERSATION, USER, ActorShell
 from .conversation_rules import ClearUser
-from .model import PresenceStatus, presence_update_frame
-from .shell import ActorShell
+from .model import PresenceStatus
+from .wire import presence_update_frame
 
 
 class UserActor(ActorShell):
     __slots__ = ()
-    kind = "user"
+    kind = USER
     rules = rules
     expire_message = rules.Expire()
 
@@ -26,16 +27,16 @@ class UserActor(ActorShell):
         crashed is dropped and its caller told); on a first start, rebuild."""
         if self.last_state is not None:
             return self.last_state
-        runtime, user_id = self.runtime, self.key
-        previous = runtime.board.get(user_id)
+        context, user_id = self.context, self.key
+        previous = context.board.get(user_id)
         if previous is None:
-            stored = await runtime.store.load_presence([user_id])
+            stored = await context.store.load_presence([user_id])
             previous = stored.get(user_id)
         last_seen = previous.last_seen if previous else None
         announced = previous.status if previous else PresenceStatus.OFFLINE
         state = before = rules.new_user(user_id, last_seen, announced)
-        now = runtime.clock.now()
-        for outbox in runtime.subscribers.of(user_id):  # sessions that outlived the actor
+        now = context.clock.now()
+        for outbox in context.subscribers.of(user_id):  # sessions that outlived the actor
             state = rules.connect(state, outbox.device_id, now)
         state, effects = rules.announce(before, state, [])
         self.execute(state, effects)
@@ -44,31 +45,31 @@ class UserActor(ActorShell):
     def retire(self, state: rules.UserState) -> bool:
         if not super().retire(state):
             return False
-        self.runtime.board.pop(self.key, None)
+        self.context.board.pop(self.key, None)
         return True
 
     def abandon(self) -> None:
-        self.runtime.board.pop(self.key, None)
+        self.context.board.pop(self.key, None)
 
     def execute(self, state: rules.UserState, effects: list[rules.Effect]) -> None:
         self.last_state = state
-        runtime = self.runtime
+        context = self.context
         for effect in effects:
             match effect:
                 case rules.Persist(record):
-                    runtime.board[self.key] = record
-                    runtime.store.persist(record)
+                    context.board[self.key] = record
+                    context.store.persist(record)
                 case rules.Push(record):
                     frame = presence_update_frame(record)
-                    visible = runtime.directory.visible(self.key)
-                    delivered = runtime.subscribers.deliver(visible, self.key, frame)
-                    runtime.counters.presence_pushes += 1
-                    runtime.counters.deliveries += delivered
+                    visible = context.directory.visible(self.key)
+                    delivered = context.subscribers.fan_out(visible, self.key, frame)
+                    context.counters.presence_pushes += 1
+                    context.counters.deliveries += delivered
                 case rules.ClearTyping(user_id):
-                    for conversation_id in runtime.typing.conversations_of(user_id):
-                        if self.registry.live("conversation", conversation_id) is not None:
+                    for conversation_id in context.typing.typing_in(user_id):
+                        if self.registry.live(CONVERSATION, conversation_id) is not None:
                             self.registry.tell_reliably(
-                                "conversation", conversation_id, ClearUser(user_id)
+                                CONVERSATION, conversation_id, ClearUser(user_id)
                             )
-                case rules.Reply():
-                    effect.deliver()
+                case rules.Answer():
+                    effect.send()

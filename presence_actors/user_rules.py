@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import RateLimited
-from .messages import Expire, Reply
+from .messages import Answer, Expire
 from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
 
@@ -127,7 +127,7 @@ class ClearTyping:
     user_id: int
 
 
-Effect = Push | Persist | Reply | ClearTyping
+Effect = Push | Persist | Answer | ClearTyping
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -145,14 +145,14 @@ def apply(
             try:
                 state = set_status(state, device_id, status, now, timing)
             except RateLimited as limited:
-                effects.append(Reply(reply, limited))
+                effects.append(Answer(reply, limited))
             else:
-                effects.append(Reply(reply, state.record))
+                effects.append(Answer(reply, state.record))
         case Touch(device_id):
             state = touch(state, device_id, now, timing)
         case Connect(device_id, reply):
             state = connect(state, device_id, now)
-            effects.append(Reply(reply, state.record))
+            effects.append(Answer(reply, state.record))
         case Disconnect(device_id):
             state = disconnect(state, device_id, now, timing)
         case Expire():

@@ -6,8 +6,8 @@ implements `presence_actors.ports.PresenceStore`. `migrate`, `import_directory_f
 calls under `trio.run`.
 """
 
+from .commands import export_directory, import_directory_file, migrate
 from .directory_file import DirectoryFileError
-from .entry import export_directory, import_directory_file, migrate
 from .state import StoreOptions, StoreStatistics, StoreUnavailable
 from .store import Store, open_store
 from .url import parse_url

@@ -12,7 +12,7 @@ import sys
 import orjson
 import trio
 
-from .entry import export_directory, import_directory_file, migrate
+from .commands import export_directory, import_directory_file, migrate
 from .state import StoreUnavailable
 
 USAGE = "usage: python -m storage migrate [URL] | import [URL] FILE | export [URL]"

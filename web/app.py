@@ -6,7 +6,7 @@
 `create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
 key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
 The store and the actors start in `before_serving` and stop — flushing the store — in
-`after_serving`; see `runtime.py`.
+`after_serving`; see `host.py`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from quart_trio import QuartTrio
 
 from . import errors
 from .config import MAX_BODY_BYTES, Settings
+from .host import ServiceHost
 from .rest import api, ops
-from .runtime import Runtime
-from .socket import subscribe
+from .subscribe import subscribe
 
 TITLE = "presence-actors"
 VERSION = "0.1.0"
@@ -42,15 +42,15 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
         settings = Settings.from_env().with_dev_secret()
     if store is None:
         settings.prepare_data_dir()
-    runtime = Runtime(settings, store)
-    app = QuartTrio("presence_actors.web")
+    host = ServiceHost(settings, store)
+    app = QuartTrio("web")
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         BODY_TIMEOUT=30,
         RESPONSE_TIMEOUT=60,
         PROVIDE_AUTOMATIC_OPTIONS=True,
     )
-    app.extensions["presence"] = runtime
+    app.extensions["presence"] = host
     QuartSchema(
         app,
         openapi_path="/openapi.json",
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     app.register_blueprint(api)
     app.register_blueprint(ops)
     app.register_blueprint(subscribe)
-    errors.register(app, lambda: runtime.metrics.rate_limited.labels(_endpoint()).inc())
+    errors.register(app, lambda: host.metrics.rate_limited.labels(_endpoint()).inc())
 
     @app.after_request
     async def _drain_body(response):
@@ -81,16 +81,16 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
 
     @app.before_serving
     async def _start() -> None:
-        await runtime.start(app.nursery)
+        await host.start(app.nursery)
 
     @app.after_serving
     async def _stop() -> None:
-        await runtime.stop()
+        await host.stop()
 
     return app
 
 
-def runtime_of(app: QuartTrio) -> Runtime:
+def host_of(app: QuartTrio) -> ServiceHost:
     return app.extensions["presence"]
 
 

@@ -27,7 +27,7 @@ from hypercorn.utils import LifespanFailureError
 
 from .config import SETTINGS, ConfigError, Settings
 
-log = logging.getLogger("presence_actors.web")
+log = logging.getLogger("web")
 
 _CLICK_TYPES = {str: click.STRING, int: click.INT, float: click.FLOAT, bool: click.BOOL}
 _DEFAULTS = Settings()

@@ -11,7 +11,7 @@ import logging
 
 from presence_actors import DirectoryData
 
-log = logging.getLogger("presence_actors.web")
+log = logging.getLogger("web")
 
 DEMO_DIRECTORY = {
     "users": [

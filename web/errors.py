@@ -22,7 +22,7 @@ from presence_actors import ActorUnavailable, NotFound, RateLimited
 from .auth import AuthError
 from .schemas import RequestInvalid
 
-log = logging.getLogger("presence_actors.web")
+log = logging.getLogger("web")
 
 JSON = "application/json"
 

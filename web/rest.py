@@ -42,14 +42,14 @@ ops = Blueprint("ops", __name__)
 
 
 
-def _runtime():
+def _host():
     return current_app.extensions["presence"]
 
 
 async def call(awaitable):
     """Await the service under the request deadline (a little past the actor's own)."""
-    runtime = _runtime()
-    with trio.fail_after(runtime.settings.request_timeout + 1.0):
+    host = _host()
+    with trio.fail_after(host.settings.request_timeout + 1.0):
         return await awaitable
 
 
@@ -68,11 +68,11 @@ def responses(ok, *errors: int):
 
 @api.before_request
 async def _authenticate() -> None:
-    runtime = _runtime()
-    if runtime.service is None:
+    host = _host()
+    if host.service is None:
         raise ActorUnavailable("starting")
     token = bearer_token(request.headers.get("Authorization"))
-    g.identity = await authenticate(runtime.service, runtime.verifier, token)
+    g.identity = await authenticate(host.service, host.verifier, token)
 
 
 def rest_device_id(identity: Identity) -> str:
@@ -95,7 +95,7 @@ async def post_status() -> Response:
     body = parse_body(StatusRequest, await request.get_data())
     identity: Identity = g.identity
     device = rest_device_id(identity)
-    service = _runtime().service
+    service = _host().service
     record = await call(service.set_status(identity.user_id, device, body.status))
     return json_response(record.as_json())
 
@@ -107,7 +107,7 @@ async def post_status() -> Response:
 async def get_presences() -> Response:
     """Presence of every user the caller can see, or of the visible ones among `user_ids`."""
     ids = parse_user_ids(request.args.getlist("user_ids"))
-    views = await call(_runtime().service.presences(g.identity.user_id, ids))
+    views = await call(_host().service.presences(g.identity.user_id, ids))
     return json_response([view.as_json() for view in views])
 
 
@@ -117,7 +117,7 @@ async def get_presences() -> Response:
 async def get_presence(user_id: str) -> Response:
     """One user's presence; 404 when unknown or not visible to the caller (alike on purpose)."""
     target = parse_id(user_id, "user_id")
-    view = await call(_runtime().service.presence(g.identity.user_id, target))
+    view = await call(_host().service.presence(g.identity.user_id, target))
     return json_response(view.as_json())
 
 
@@ -130,7 +130,7 @@ async def post_typing(conversation_id: str) -> Response:
     cid = parse_id(conversation_id, "conversation_id")
     body = parse_body(TypingRequest, await request.get_data())
     identity: Identity = g.identity
-    service = _runtime().service
+    service = _host().service
     device = rest_device_id(identity)
     result = await call(service.set_typing(identity.user_id, cid, body.is_typing, device))
     return json_response(
@@ -152,7 +152,7 @@ async def healthz() -> Response:
 @ops.get("/readyz")
 @hide
 async def readyz() -> Response:
-    if _runtime().ready():
+    if _host().ready():
         return json_response({"status": "ready"})
     return json_response({"detail": "not ready"}, 503)
 
@@ -160,5 +160,5 @@ async def readyz() -> Response:
 @ops.get("/metrics")
 @hide
 async def metrics() -> Response:
-    body = _runtime().metrics.render()
+    body = _host().metrics.render()
     return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")

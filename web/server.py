@@ -19,10 +19,10 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
-from . import transport
+from . import hypercorn_patch
 from .config import MAX_FRAME_BYTES, Settings
 
-transport.install()
+hypercorn_patch.install()
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -32,7 +32,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.read_timeout = settings.dead_peer_timeout
     config.websocket_max_message_size = MAX_FRAME_BYTES
     config.graceful_timeout = settings.shutdown_timeout / 2
-    config.write_timeout = settings.write_timeout  # read by web.transport
+    config.write_timeout = settings.write_timeout  # read by web.hypercorn_patch
     # Through the logging module (one handler, configured by the CLI), not straight to stderr.
     config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -43,18 +43,18 @@ async def serve(
     app, settings: Settings, shutdown: trio.Event, task_status=trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve until `shutdown` is set; `task_status.started(urls)` once listening."""
-    runtime = app.extensions["presence"]
+    host = app.extensions["presence"]
 
     async def trigger() -> None:
         await shutdown.wait()
-        await runtime.drain()
+        await host.drain()
 
     config = hypercorn_config(settings)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(
             partial(hypercorn.trio.serve, app, config, shutdown_trigger=trigger)
         )
-        if runtime.service is None:
+        if host.service is None:
             # hypercorn listens even when start-up failed; its LifespanFailureError is on
             # the way and will cancel this wait. Never report such a server as started.
             await trio.sleep_forever()

@@ -21,11 +21,11 @@ from pydantic import ValidationError
 
 from presence_actors import ActorUnavailable, NotFound, RateLimited
 
-from . import transport
+from . import hypercorn_patch
 from .config import MAX_FRAME_BYTES
 from .schemas import ClientFrame, PingFrame, StatusFrame
 
-log = logging.getLogger("presence_actors.web")
+log = logging.getLogger("web")
 
 PONG = orjson.dumps({"type": "pong"})
 GOING_AWAY, TOO_BIG, TRY_AGAIN_LATER, TOKEN_EXPIRED, INTERNAL = 1001, 1009, 1013, 4401, 1011
@@ -36,44 +36,44 @@ def error_frame(code: str, detail: str) -> bytes:
 
 
 class SocketSession:
-    def __init__(self, ws, runtime, identity, device_id: str, sub) -> None:
+    def __init__(self, ws, host, identity, device_id: str, sub) -> None:
         self.ws = ws
-        self.runtime = runtime
-        self.service = runtime.service
+        self.host = host
+        self.service = host.service
         self.identity = identity
         self.device_id = device_id
         self.sub = sub
         self.close_code: int | None = None
         self._nursery: trio.Nursery | None = None
         self._writing_since: float | None = None
-        self._connection = transport.current_connection()  # None: write through Quart
+        self._connection = hypercorn_patch.current_connection()  # None: write through Quart
 
     async def run(self) -> None:
-        self.runtime.socket_opened()
+        self.host.socket_opened()
         try:
             await self.ws.accept()
             # Two tasks per socket: the token's expiry is the nursery's deadline, and a
-            # drain closes sessions directly (runtime.sessions), so neither needs a task.
-            expiry = self.identity.expires_at + self.runtime.verifier.leeway
-            self.runtime.sessions.add(self)
+            # drain closes sessions directly (host.sessions), so neither needs a task.
+            expiry = self.identity.expires_at + self.host.verifier.leeway
+            self.host.sessions.add(self)
             try:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    nursery.cancel_scope.deadline = self.runtime.wall.to_trio(expiry)
+                    nursery.cancel_scope.deadline = self.host.wall.to_trio(expiry)
                     nursery.start_soon(self._writer)
                     nursery.start_soon(self._reader)
-                    if self.runtime.draining.is_set():
+                    if self.host.draining.is_set():
                         self.close(GOING_AWAY)
                 if nursery.cancel_scope.cancelled_caught and self.close_code is None:
                     self.close_code = TOKEN_EXPIRED
             finally:
-                self.runtime.sessions.discard(self)
+                self.host.sessions.discard(self)
         finally:
             if self.close_code is None and self._write_overdue():
-                self.close_code = TRY_AGAIN_LATER  # web.transport dropped the stalled socket
+                self.close_code = TRY_AGAIN_LATER  # web.hypercorn_patch dropped the stalled socket
             with trio.CancelScope(shield=True), trio.move_on_after(1.0):
                 await self._send_close(self.close_code or GOING_AWAY)
-            self.runtime.socket_closed(self.close_code)
+            self.host.socket_closed(self.close_code)
 
     def close(self, code: int) -> None:
         if self.close_code is None:
@@ -91,24 +91,24 @@ class SocketSession:
         """Write frames in order: one batch on hypercorn's fast path, else one by one."""
         connection = self._connection
         if connection is not None:
-            data = transport.encode_text_frames(frames)
-            written = transport.write_now(connection, data)
+            data = hypercorn_patch.encode_text_frames(frames)
+            written = hypercorn_patch.write_now(connection, data)
             if written == len(data):
                 return  # the common case: the socket had room, nothing to wait for
         self._writing_since = trio.current_time()
-        with trio.move_on_after(self.runtime.settings.write_timeout):
+        with trio.move_on_after(self.host.settings.write_timeout):
             if connection is not None:
-                await transport.send_rest(connection, data, written)
+                await hypercorn_patch.send_rest(connection, data, written)
             else:
                 for frame in frames:
                     await self.ws.send(frame.decode())
-        if self._write_overdue():  # timed out here, or web.transport dropped the socket
+        if self._write_overdue():  # timed out here, or web.hypercorn_patch dropped the socket
             self.close(TRY_AGAIN_LATER)
         self._writing_since = None
 
     def _write_overdue(self) -> bool:
         started = self._writing_since
-        timeout = self.runtime.settings.write_timeout
+        timeout = self.host.settings.write_timeout
         return started is not None and trio.current_time() - started >= timeout
 
     async def _writer(self) -> None:
@@ -134,14 +134,14 @@ class SocketSession:
                 return
             reply = await self._answer(data)
             if reply is not None:
-                self.sub.outbox.put(reply, "pong" if reply is PONG else "error")
+                self.sub.outbox.offer_reply("pong" if reply is PONG else "error", reply)
 
     async def _answer(self, data: bytes) -> bytes | None:
         """Apply one client frame; the reply frame, if any."""
         user, device = self.identity.user_id, self.device_id
         try:
             frame = _parse(data)
-            with trio.fail_after(self.runtime.settings.request_timeout + 1.0):
+            with trio.fail_after(self.host.settings.request_timeout + 1.0):
                 if isinstance(frame, StatusFrame):
                     await self.service.set_status(user, device, frame.status)
                     return None
@@ -154,7 +154,7 @@ class SocketSession:
             await self._touch_quietly()
             return error_frame("invalid_frame", str(error))
         except RateLimited as error:
-            self.runtime.metrics.rate_limited.labels("websocket").inc()
+            self.host.metrics.rate_limited.labels("websocket").inc()
             detail = f"Too many requests; retry after {error.retry_after} s"
             return error_frame("rate_limited", detail)
         except NotFound:
@@ -163,7 +163,7 @@ class SocketSession:
             return error_frame("unavailable", "Service temporarily unavailable")
 
     async def _touch_quietly(self) -> None:
-        with trio.move_on_after(self.runtime.settings.request_timeout):
+        with trio.move_on_after(self.host.settings.request_timeout):
             with contextlib.suppress(ActorUnavailable):
                 await self.service.touch(self.identity.user_id, self.device_id)
 

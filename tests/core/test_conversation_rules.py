@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from presence_actors.conversation_rules import (
+    Answer,
     ClearUser,
     ConversationState,
     Expire,
     Push,
-    Reply,
     SetTyping,
     TypingResult,
     apply,
@@ -44,7 +44,7 @@ def pushed(effects: list) -> list[tuple[int, bool]]:
 
 
 def replies(effects: list) -> list:
-    return [effect.value for effect in effects if isinstance(effect, Reply)]
+    return [effect.value for effect in effects if isinstance(effect, Answer)]
 
 
 def limited(effects: list) -> bool:
@@ -280,7 +280,7 @@ def test_a_message_the_conversation_actor_does_not_know_is_a_type_error():
 
 def test_index_lists_the_typers_of_a_conversation():
     index = TypingIndex()
-    index.update(10, {ADA: T0 + 5})
+    index.publish(10, {ADA: T0 + 5})
     assert index.typers(10) == {ADA: T0 + 5}
 
 
@@ -290,31 +290,31 @@ def test_index_of_an_unknown_conversation_is_empty():
 
 def test_index_knows_the_conversations_a_user_types_in():
     index = TypingIndex()
-    index.update(10, {ADA: T0 + 5})
-    index.update(11, {ADA: T0 + 5, GRACE: T0 + 5})
-    assert index.conversations_of(ADA) == {10, 11}
-    assert index.conversations_of(GRACE) == {11}
+    index.publish(10, {ADA: T0 + 5})
+    index.publish(11, {ADA: T0 + 5, GRACE: T0 + 5})
+    assert index.typing_in(ADA) == {10, 11}
+    assert index.typing_in(GRACE) == {11}
 
 
 def test_index_forgets_a_user_who_stopped_typing():
     index = TypingIndex()
-    index.update(10, {ADA: T0 + 5, GRACE: T0 + 5})
-    index.update(10, {GRACE: T0 + 5})
-    assert index.conversations_of(ADA) == frozenset()
+    index.publish(10, {ADA: T0 + 5, GRACE: T0 + 5})
+    index.publish(10, {GRACE: T0 + 5})
+    assert index.typing_in(ADA) == frozenset()
     assert index.typers(10) == {GRACE: T0 + 5}
 
 
 def test_index_drops_a_conversation_with_no_typers():
     index = TypingIndex()
-    index.update(10, {ADA: T0 + 5})
-    index.update(10, {})
+    index.publish(10, {ADA: T0 + 5})
+    index.publish(10, {})
     assert index.typers(10) == {}
-    assert index.conversations_of(ADA) == frozenset()
+    assert index.typing_in(ADA) == frozenset()
 
 
 def test_index_is_typing_in_any_only_for_the_given_conversations():
     index = TypingIndex()
-    index.update(10, {ADA: T0 + 5})
+    index.publish(10, {ADA: T0 + 5})
     assert index.is_typing_in_any(ADA, frozenset({9, 10}))
     assert not index.is_typing_in_any(ADA, frozenset({11}))
     assert not index.is_typing_in_any(GRACE, frozenset({10}))
@@ -323,7 +323,7 @@ def test_index_is_typing_in_any_only_for_the_given_conversations():
 def test_index_follows_the_states_of_a_conversation_actor():
     index = TypingIndex()
     state = run((0, SetTyping(ADA, True)))
-    index.update(CONVERSATION, state.typers)
+    index.publish(CONVERSATION, state.typers)
     state = run((5, Expire()), state=state)
-    index.update(CONVERSATION, state.typers)
+    index.publish(CONVERSATION, state.typers)
     assert not index.is_typing_in_any(ADA, frozenset({CONVERSATION}))

@@ -1,4 +1,4 @@
-"""Mailbox and Reply: the semantics actors rely on, on the autojump clock."""
+"""Mailbox and ReplySlot: the semantics actors rely on, on the autojump clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from presence_actors.errors import ActorUnavailable
-from presence_actors.mailbox import ActorGone, Mailbox, Reply
+from presence_actors.mailbox import ActorGone, Mailbox, ReplySlot
 
 
 def test_a_full_mailbox_refuses_without_waiting():
@@ -92,7 +92,7 @@ async def test_a_blocked_send_fails_when_the_mailbox_closes(autojump_clock):
 
 
 async def test_reply_times_out_as_unavailable(autojump_clock):
-    reply = Reply()
+    reply = ReplySlot()
     start = trio.current_time()
     with pytest.raises(ActorUnavailable, match="in time"):
         await reply.wait(5)
@@ -100,7 +100,7 @@ async def test_reply_times_out_as_unavailable(autojump_clock):
 
 
 async def test_reply_carries_a_failure_and_is_set_once(autojump_clock):
-    reply = Reply()
+    reply = ReplySlot()
     reply.fail(KeyError("boom"))
     reply.set("ignored")
     with pytest.raises(KeyError):

@@ -9,11 +9,9 @@ from presence_actors.model import (
     PresenceStatus,
     TypingRecord,
     format_time,
-    initial_state_frame,
     parse_time,
-    presence_update_frame,
-    typing_update_frame,
 )
+from presence_actors.wire import initial_state_frame, presence_update_frame, typing_update_frame
 
 NOON = 1_704_110_400.0  # 2024-01-01T12:00:00Z, the seed's example time
 

@@ -6,7 +6,8 @@ import pytest
 import trio
 import trio.testing
 
-from presence_actors.outbox import Outbox, Subscribers, SubscriberStatistics
+from presence_actors.fanout import Subscribers, SubscriberStatistics
+from presence_actors.outbox import Outbox
 
 
 def outbox(user_id: int = 1, device_id: str = "phone") -> Outbox:
@@ -47,22 +48,22 @@ async def test_distinct_keys_are_all_kept_in_offer_order():
 
 async def test_replies_of_one_kind_coalesce_to_the_latest():
     box = outbox()
-    box.put(b'{"type":"pong"}', "pong")
-    box.put(b'{"type":"pong","n":2}', "pong")
+    box.offer_reply("pong", b'{"type":"pong"}')
+    box.offer_reply("pong", b'{"type":"pong","n":2}')
     assert await box.next_batch() == [b'{"type":"pong","n":2}']
 
 
 async def test_replies_of_different_kinds_are_kept_apart():
     box = outbox()
-    box.put(b"pong", "pong")
-    box.put(b"error", "error")
+    box.offer_reply("pong", b"pong")
+    box.offer_reply("error", b"error")
     assert await box.next_batch() == [b"pong", b"error"]
 
 
 async def test_replies_do_not_coalesce_with_presence_frames():
     box = outbox()
     box.offer(1, b"presence of user 1")
-    box.put(b"pong", "pong")
+    box.offer_reply("pong", b"pong")
     assert len(box) == 2
 
 
@@ -142,7 +143,7 @@ def test_offer_after_close_is_dropped():
     box = outbox()
     box.close()
     box.offer(1, b"a")
-    box.put(b"pong", "pong")
+    box.offer_reply("pong", b"pong")
     assert len(box) == 0
 
 
@@ -159,34 +160,34 @@ def subscribers(*boxes: Outbox) -> Subscribers:
 def test_deliver_offers_the_frame_to_every_outbox_of_the_given_users():
     phone, laptop, other = outbox(1, "phone"), outbox(1, "laptop"), outbox(2)
     subs = subscribers(phone, laptop, other)
-    delivered = subs.deliver(frozenset({1, 2}), 9, b"user 9 online")
+    delivered = subs.fan_out(frozenset({1, 2}), 9, b"user 9 online")
     assert delivered == 3
     assert [len(box) for box in (phone, laptop, other)] == [1, 1, 1]
 
 
 def test_deliver_skips_connected_users_not_in_the_set():
     inside, outside = outbox(1), outbox(2)
-    delivered = subscribers(inside, outside).deliver(frozenset({1}), 9, b"frame")
+    delivered = subscribers(inside, outside).fan_out(frozenset({1}), 9, b"frame")
     assert delivered == 1
     assert len(outside) == 0
 
 
 def test_deliver_to_a_set_larger_than_the_connected_users():
     box = outbox(3)
-    delivered = subscribers(box).deliver(frozenset(range(1, 1000)), 9, b"frame")
+    delivered = subscribers(box).fan_out(frozenset(range(1, 1000)), 9, b"frame")
     assert delivered == 1
     assert len(box) == 1
 
 
 def test_deliver_to_users_with_no_outbox_reaches_nobody():
-    assert subscribers(outbox(1)).deliver(frozenset({5, 6}), 9, b"frame") == 0
+    assert subscribers(outbox(1)).fan_out(frozenset({5, 6}), 9, b"frame") == 0
 
 
 async def test_delivered_frames_coalesce_by_key_in_each_outbox():
     box = outbox(1)
     subs = subscribers(box)
-    subs.deliver(frozenset({1}), 9, b"user 9 online")
-    subs.deliver(frozenset({1}), 9, b"user 9 away")
+    subs.fan_out(frozenset({1}), 9, b"user 9 online")
+    subs.fan_out(frozenset({1}), 9, b"user 9 away")
     assert await box.next_batch() == [b"user 9 away"]
 
 
@@ -194,7 +195,7 @@ def test_of_and_count_list_a_users_outboxes():
     phone, laptop = outbox(1, "phone"), outbox(1, "laptop")
     subs = subscribers(phone, laptop, outbox(2))
     assert set(subs.of(1)) == {phone, laptop}
-    assert subs.count(1) == 2
+    assert subs.sockets_of(1) == 2
     assert list(subs.of(3)) == []
 
 
@@ -202,7 +203,7 @@ def test_removed_outbox_gets_no_more_frames():
     phone, laptop = outbox(1, "phone"), outbox(1, "laptop")
     subs = subscribers(phone, laptop)
     subs.remove(phone)
-    assert subs.deliver(frozenset({1}), 9, b"frame") == 1
+    assert subs.fan_out(frozenset({1}), 9, b"frame") == 1
     assert len(phone) == 0
 
 
@@ -216,7 +217,7 @@ def test_removing_the_last_outbox_forgets_the_user():
     subs = subscribers(box)
     subs.remove(box)
     assert subs.statistics() == SubscriberStatistics(users=0, sockets=0)
-    assert subs.count(1) == 0
+    assert subs.sockets_of(1) == 0
 
 
 def test_removing_an_unknown_outbox_changes_nothing():

@@ -196,7 +196,7 @@ def test_status_updates_of_a_device_respect_the_minimum_interval(script):
     for _, message, now, _, effects in replay_user(script):
         if not isinstance(message, user_rules.SetStatus):
             continue
-        [reply] = of_type(effects, user_rules.Reply)
+        [reply] = of_type(effects, user_rules.Answer)
         device, previous = message.device_id, last.get(message.device_id, -math.inf)
         if isinstance(reply.value, RateLimited):
             assert message.status is not OFFLINE
@@ -231,7 +231,7 @@ def replay_conversation(script):
 def accepted(message, effects) -> bool:
     if not isinstance(message, conversation_rules.SetTyping):
         return False
-    [reply] = of_type(effects, conversation_rules.Reply)
+    [reply] = of_type(effects, conversation_rules.Answer)
     return not isinstance(reply.value, RateLimited)
 
 

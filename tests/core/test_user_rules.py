@@ -8,13 +8,13 @@ from presence_actors.errors import RateLimited
 from presence_actors.model import PresenceRecord, PresenceStatus
 from presence_actors.timing import Timing
 from presence_actors.user_rules import (
+    Answer,
     ClearTyping,
     Connect,
     Disconnect,
     Expire,
     Persist,
     Push,
-    Reply,
     SetStatus,
     Touch,
     UserState,
@@ -47,7 +47,7 @@ def pushed(effects: list) -> list[PresenceStatus]:
 
 
 def replies(effects: list) -> list:
-    return [effect.value for effect in effects if isinstance(effect, Reply)]
+    return [effect.value for effect in effects if isinstance(effect, Answer)]
 
 
 # --- the announced status ------------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_rate_limited_status_post_changes_nothing():
     before = run((0, SetStatus("phone", ONLINE)))
     state, effects = step(before, SetStatus("phone", AWAY), T0 + 4.99)
     assert state == before
-    assert [e for e in effects if not isinstance(e, Reply)] == []
+    assert [e for e in effects if not isinstance(e, Answer)] == []
 
 
 def test_rate_limited_status_post_does_not_restart_the_window():

@@ -75,12 +75,12 @@ class Server:
         return "ws" + self.url.removeprefix("http") + "/api/presence/subscribe"
 
     @property
-    def runtime(self):
+    def host(self):
         return self.app.extensions["presence"]
 
     @property
     def service(self):
-        return self.runtime.service
+        return self.host.service
 
     def client(self, user: object = 1, **headers: str) -> httpx.AsyncClient:
         auth = bearer(user) if user is not None else {}

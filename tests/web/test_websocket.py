@@ -302,7 +302,7 @@ async def test_a_live_client_answering_pings_is_not_taken_for_dead():
 
 
 async def test_a_draining_server_refuses_new_sockets_with_503(server):
-    server.runtime.draining.set()
+    server.host.draining.set()
     with pytest.raises(ConnectionRejected) as rejected:
         async with server.subscribe(1):
             pytest.fail("upgraded while draining")
@@ -321,7 +321,7 @@ async def test_regression_an_empty_binary_frame_is_an_error_frame_not_a_crash(se
 
 async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout():
     """hypercorn shields its socket writes, so neither a cancelled send nor its read_timeout
-    frees a stalled connection; web.transport's write deadline does. (Without it this test
+    frees a stalled connection; web.hypercorn_patch's write deadline does. (Without it this test
     does not even fail cleanly: the stalled write also blocks hypercorn's shutdown for ever.)"""
     # no pings: the stalled write is then always the session's own, so the close is labelled 1013
     settings = test_settings(write_timeout=0.5, status_min_interval=0.0, ws_ping_interval=100)
@@ -340,10 +340,10 @@ async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout():
         statuses = [PresenceStatus.ONLINE, PresenceStatus.AWAY]
         with trio.fail_after(30):  # Grace flips status until Ada's socket is dropped
             i = 0
-            while server.runtime.sockets:
+            while server.host.sockets:
                 await server.service.set_status(2, "laptop", statuses[i % 2])
                 i += 1
-        closes = [line for line in server.runtime.metrics.render().decode().splitlines()
+        closes = [line for line in server.host.metrics.render().decode().splitlines()
                   if line.startswith("presence_sockets_closed_total")]
         assert closes == ['presence_sockets_closed_total{code="1013"} 1.0']
         await stream.aclose()

@@ -37,29 +37,29 @@ def _device_id(session_id: str | None) -> str | None:
 
 @subscribe.websocket("/api/presence/subscribe")
 async def subscribe_presence() -> Response | None:
-    runtime = current_app.extensions["presence"]
-    service = runtime.service
-    if service is None or runtime.draining.is_set():
+    host = current_app.extensions["presence"]
+    service = host.service
+    if service is None or host.draining.is_set():
         return unavailable("Server is shutting down")
     try:
-        identity = await authenticate(service, runtime.verifier, _token())
+        identity = await authenticate(service, host.verifier, _token())
     except AuthError as error:
-        runtime.metrics.rejected_sockets.labels("401").inc()
+        host.metrics.rejected_sockets.labels("401").inc()
         return unauthorized(error.detail)
     device_id = _device_id(identity.session_id)
     if device_id is None:
         return error_response(422, device_issue(["query", "device_id"]).issues)
-    limit = runtime.settings.max_sockets_per_user
+    limit = host.settings.max_sockets_per_user
     if service.socket_count(identity.user_id) >= limit:
-        runtime.metrics.rejected_sockets.labels("429").inc()
+        host.metrics.rejected_sockets.labels("429").inc()
         return rate_limited(1)
     try:
         async with service.subscribe(identity.user_id, device_id) as sub:
-            session = SocketSession(websocket._get_current_object(), runtime, identity,
+            session = SocketSession(websocket._get_current_object(), host, identity,
                                     device_id, sub)
             await session.run()
     except TooManySockets:
-        runtime.metrics.rejected_sockets.labels("429").inc()
+        host.metrics.rejected_sockets.labels("429").inc()
         return rate_limited(1)
     return None
 

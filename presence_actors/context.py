@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from .clock import WallClock
 from .directory import Directory
+from .fanout import Subscribers
 from .model import PresenceRecord
-from .outbox import Subscribers
 from .ports import PresenceStore
 from .timing import Timing
 from .typing_index import TypingIndex
@@ -29,7 +29,7 @@ class Counters:
 
 
 @dataclass(slots=True)
-class Runtime:
+class ActorContext:
     store: PresenceStore
     clock: WallClock
     timing: Timing

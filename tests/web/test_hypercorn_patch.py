@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from web.transport import text_frame
+from web.hypercorn_patch import text_frame
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 4096, 65535, 65536, 70000])

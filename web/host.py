@@ -26,10 +26,10 @@ from .config import Settings
 from .demo import install_demo
 from .metrics import WebMetrics
 
-log = logging.getLogger("presence_actors.web")
+log = logging.getLogger("web")
 
 
-class Runtime:
+class ServiceHost:
     """What the handlers share: the service, the token verifier, metrics, and sockets."""
 
     def __init__(self, settings: Settings, store=None) -> None:
