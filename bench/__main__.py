@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--scenario F1,F3] [--out bench/RESULTS.md]`."""
+"""`python -m bench [--quick] [--soak] [--scenario F1,F3] [--out bench/RESULTS.md]`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import traceback
 from pathlib import Path
 
 from . import machine, report
-from .scenarios import Context, Row, Scale, f1_fanout, f2_mix, f3_idle, f4_storage, f5_actors
+from .scenarios import (
+    Context,
+    Row,
+    Scale,
+    f1_fanout,
+    f2_mix,
+    f3_idle,
+    f4_storage,
+    f5_actors,
+    f7_soak,
+)
 
 SCENARIOS = {
     "F1": f1_fanout.run,
@@ -19,16 +29,20 @@ SCENARIOS = {
     "F3": f3_idle.run,
     "F4": f4_storage.run,
     "F5": f5_actors.run,
+    "F7": f7_soak.run,
 }
 NAMES = {"F1": "F1 fan-out", "F2": "F2 realistic mix", "F3": "F3 idle sockets",
-         "F4": "F4 storage", "F5": "F5 actors"}
+         "F4": "F4 storage", "F5": "F5 actors", "F7": "F7 soak"}
+FULL = "F1,F2,F3,F4,F5"  # F7 takes 30 minutes: only with --soak (or --quick, in seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="every scenario scaled to seconds")
-    parser.add_argument("--scenario", default=",".join(SCENARIOS),
-                        help="comma-separated subset, e.g. F1,F3")
+    parser.add_argument("--scenario", default=None,
+                        help=f"comma-separated subset, e.g. F1,F3 (default {FULL})")
+    parser.add_argument("--soak", action="store_true",
+                        help="also run F7, the 30-minute soak (--set f7_minutes=N shortens it)")
     parser.add_argument("--out", type=Path, default=None,
                         help="Markdown table (default bench/RESULTS.md; none for --quick)")
     parser.add_argument("--json", type=Path, default=None, help="raw numbers as JSON")
@@ -36,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one size, e.g. --set f3_sockets=5000 (see Scale)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="py-spy the server during F1/F2 measurement into DIR")
+                        help="py-spy the server during F1/F2 measurement into DIR, and "
+                        "stamp its stalls, GCs and refreshes (bench/probe.py)")
     args = parser.parse_args(argv)
-    wanted = [s.strip().upper() for s in args.scenario.split(",") if s.strip()]
+    chosen = args.scenario or (FULL + ",F7" if args.quick or args.soak else FULL)
+    wanted = [s.strip().upper() for s in chosen.split(",") if s.strip()]
+    if args.soak and "F7" not in wanted:
+        wanted.append("F7")
     unknown = [s for s in wanted if s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")

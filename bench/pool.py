@@ -38,6 +38,8 @@ class SubscriberPool:
         self.counts: collections.Counter[str] = collections.Counter()
         self.errors: list[str] = []
         self._tasks: list[asyncio.Task] = []
+        self.recording = False  # `record` mode keeps events only while this is set (`record`)
+        self.trace: list[tuple[float, int, int]] = []  # (time, pings, frames) each second
 
     def on_message(self, proto: Subscriber, payload: bytes) -> None:
         if proto.frames == 1 and self.expect_initial:
@@ -65,9 +67,11 @@ class SubscriberPool:
         kind = message.get("type")
         self.counts[kind] += 1
         data = message.get("data")
-        if kind == "presence_update":
-            if data["status"] != "online":  # connect-time pushes are not measured
-                self.presence.append((proto.tag, data["user_id"], data["status"], now))
+        if not self.recording:
+            if kind == "error":
+                self._bad(f"error frame: {payload[:200]!r}")
+        elif kind == "presence_update":
+            self.presence.append((proto.tag, data["user_id"], data["status"], now))
         elif kind == "typing_update":
             self.typing.append(
                 (proto.tag, data["user_id"], data["conversation_id"], data["is_typing"], now)
@@ -180,6 +184,24 @@ class SubscriberPool:
     def frames(self) -> int:
         return sum(s.frames for s in self.sockets)
 
+    async def record(self, on: bool) -> float:
+        """Start (or stop) keeping events in `record` mode; returns the time it switched.
+
+        A long run records only the windows it measures, so the pool's memory stays
+        bounded; events of a window are taken (and forgotten) by `results`.
+        """
+        self.recording = on
+        if on and not any(t.get_name() == "trace" for t in self._tasks):
+            self._tasks.append(asyncio.create_task(self._trace(), name="trace"))
+        return time.monotonic()
+
+    async def _trace(self) -> None:
+        """Once a second: protocol pings and frames received so far (hypercorn pings in step?)."""
+        while True:
+            self.trace.append((time.monotonic(), sum(s.pings for s in self.sockets),
+                               self.frames()))
+            await asyncio.sleep(1.0)
+
     async def measure(self, warmup: float, duration: float) -> dict:
         """Frames received by all sockets over `duration`, after `warmup`."""
         await asyncio.sleep(warmup)
@@ -212,10 +234,12 @@ class SubscriberPool:
     async def results(self) -> dict:
         open_now = sum(1 for s in self.sockets if not s.closed.done())
         codes = collections.Counter(s.closed.result() for s in self.sockets if s.closed.done())
+        presence, typing, trace = self.presence, self.typing, self.trace
+        self.presence, self.typing, self.trace = [], [], []
         return {
             "open": open_now, "closed": {str(k): v for k, v in codes.items()},
             "counts": dict(self.counts), "errors": self.errors,
-            "presence": self.presence, "typing": self.typing, "frames": self.frames(),
+            "presence": presence, "typing": typing, "frames": self.frames(), "trace": trace,
         }
 
     async def aclose(self) -> None:

@@ -6,17 +6,33 @@ from pathlib import Path
 
 from .scenarios import Row
 
-HEADER = ("Scenario", "Result", "Target", "Met", "Details")
+HEADER = ("Scenario", "Result", "Target", "Met", "Server CPU per op", "Details")
 
 
 def verdict(met: bool | None) -> str:
     return {True: "yes", False: "**NO**", None: "n/a"}[met]
 
 
+def cpu_per_op(row: Row) -> str:
+    """Server CPU microseconds per operation: steadier than wall times on a shared machine.
+
+    A scenario puts `{"operation": microseconds}` in `data["cpu_per_op"]`; F1's is derived
+    from its server CPU and delivery rate, for the service and the reference alike.
+    """
+    ops = dict(row.data.get("cpu_per_op") or {})
+    for side, name in (("service", "delivery"), ("reference", "delivery (reference)")):
+        numbers = row.data.get(side)
+        if not ops.get(name) and isinstance(numbers, dict) and numbers.get("rate"):
+            ops[name] = 1e6 * numbers.get("server_cpu", 0.0) / numbers["rate"]
+    return "; ".join(f"{v:,.1f} us/{k}" if v < 100 else f"{v:,.0f} us/{k}"
+                     for k, v in ops.items()) or "-"
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in rows:
-        cells = (row.scenario, row.result, row.target, verdict(row.met), row.details)
+        cells = (row.scenario, row.result, row.target, verdict(row.met), cpu_per_op(row),
+                 row.details)
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
 

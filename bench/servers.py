@@ -83,10 +83,16 @@ class Reference(Server):
 
 
 class Service(Server):
-    def __init__(self, database_url: str, log: Path, **settings: object) -> None:
+    def __init__(self, database_url: str, log: Path, probe: Path | None = None,
+                 **settings: object) -> None:
+        """`probe`: load `bench.probe` into the server, writing its events to that file."""
         self.port = free_port()
         self.database_url = database_url
         self.env = service_env(database_url, port=self.port, **settings)
+        if probe is not None:
+            self.env["BENCH_PROBE"] = str(probe)
+            self.env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "probe_site"),
+                                                      self.env["PYTHONPATH"]])
         command = cli_command("serve") if has_cli() else [
             sys.executable, "-m", "hypercorn", "--worker-class", "trio",
             "-c", "python:web.hypercorn_conf", "web.app:create_app()",

@@ -62,6 +62,7 @@ class Subscriber(asyncio.Protocol):
         self.fragments: bytearray | None = None
         self.upgraded = False
         self.frames = 0
+        self.pings = 0  # protocol pings from the server (hypercorn's keep-alive)
         self.count_only = False  # when set, only every 256th message reaches on_message
         self.tag: object = None  # what the owner needs to know about this socket
 
@@ -136,6 +137,7 @@ class Subscriber(asyncio.Protocol):
             self.frames += 1
             self.on_message(self, payload)
         elif opcode == PING:
+            self.pings += 1
             self.transport.write(client_frame(PONG, payload))
         elif opcode == CLOSE:
             code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
@@ -165,7 +167,8 @@ class HttpConnection:
     async def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
-        if self.writer is None or self.writer.is_closing():
+        if self.writer is None or self.writer.is_closing() or self.reader.at_eof():
+            self.close()  # the server closed an idle keep-alive connection: a new one
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]

@@ -1,4 +1,4 @@
-"""Scenarios F1-F5. Each `run(ctx)` returns one `Row` (or a failed row on error)."""
+"""Scenarios F1-F5 and the F7 soak. Each `run(ctx)` returns one `Row` (or a failed row on error)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ class Scale:
     f4_rate: float = 5000.0
     f4_seconds: float = 60.0
     f5_actors: int = 100_000
+    f7_users: int = 5_000
+    f7_contacts: int = 50
+    f7_status_rate: float = 50.0  # F2's rates per user: 0.01 status, 0.03 typing POST/s
+    f7_typing_rate: float = 150.0
+    f7_heartbeat: float = 30.0
+    f7_minutes: float = 30.0
+    f7_window: float = 120.0  # the start and end windows compared, seconds
     quick: bool = False
 
     @classmethod
@@ -32,7 +39,8 @@ class Scale:
             f1_subscribers=50, f1_seconds=2.0, f2_users=300, f2_contacts=10,
             f2_status_rate=20.0, f2_typing_rate=40.0, f2_seconds=4.0, f2_heartbeat=2.0,
             f3_sockets=200, f3_seconds=3.0, f4_users=200, f4_rate=200.0, f4_seconds=4.0,
-            f5_actors=2000, quick=True,
+            f5_actors=2000, f7_users=200, f7_contacts=10, f7_status_rate=20.0,
+            f7_typing_rate=40.0, f7_heartbeat=2.0, f7_minutes=0.5, f7_window=5.0, quick=True,
         )
 
 

@@ -6,7 +6,6 @@ import asyncio
 
 from bench import directories, report
 from bench.scenarios import Row
-from bench.scenarios.f2_mix import presence_latencies, typing_latencies
 from bench.scenarios.f4_storage import flush_lags
 from bench.wire import PONG, Subscriber, client_frame
 
@@ -85,23 +84,6 @@ def test_ring_contacts_are_symmetric_and_exclude_self() -> None:
     assert len(pairs) == n * c // 2
 
 
-def test_presence_loss_and_latency_are_matched_per_watcher() -> None:
-    n, c = 10, 2  # user 5 is watched by 4 and 6
-    records = [(4, 5, "away", 10.25), (6, 5, "online", 10.5)]
-    latencies, lost = presence_latencies(records, {5: 10.0}, n, c)
-    assert latencies == [0.25] and lost == 1
-
-
-def test_typing_matches_the_nth_send_to_the_nth_delivery() -> None:
-    members = {1: [1, 2, 3]}
-    sent = [(1, 1, True, 1.0, 200), (1, 1, False, 2.0, 200), (1, 1, True, 3.0, 429)]
-    records = [(2, 1, 1, True, 1.1), (2, 1, 1, False, 2.2), (3, 1, 1, True, 1.3),
-               (3, 1, 1, False, 9.0), (3, 1, 1, False, 9.5)]
-    latencies, lost, extra = typing_latencies(records, sent, members)
-    assert sorted(round(x, 3) for x in latencies) == [0.1, 0.2, 0.3, 7.0]
-    assert lost == 0 and extra == 1
-
-
 def test_flush_lag_counts_coalesced_changes_at_the_later_flush() -> None:
     sent = {7: [(1.0, "away"), (2.0, "online"), (3.0, "away")]}
     observed = {7: [(0.0, "online"), (1.5, "away"), (3.4, "away")]}
@@ -112,6 +94,11 @@ def test_flush_lag_counts_coalesced_changes_at_the_later_flush() -> None:
     assert lags == [] and missing == 1
 
 
-def test_table_lists_rows_with_verdicts() -> None:
-    text = report.table([Row("F9 x", "1 thing", "< 2", True, "a|b")])
-    assert "| F9 x | 1 thing | < 2 | yes | a/b |" in text
+def test_table_lists_rows_with_verdicts_and_cpu_per_operation() -> None:
+    text = report.table([Row("F9 x", "1 thing", "< 2", True, "a|b"),
+                         Row("F8 y", "2", "< 3", False, "", {"cpu_per_op": {"POST": 2500.0}}),
+                         Row("F1 z", "3", "> 1", None, "", {"service": {"server_cpu": 0.9,
+                                                                           "rate": 45_000}})])
+    assert "| F9 x | 1 thing | < 2 | yes | - | a/b |" in text
+    assert "| F8 y | 2 | < 3 | **NO** | 2,500 us/POST |  |" in text
+    assert "| F1 z | 3 | > 1 | n/a | 20.0 us/delivery |  |" in text

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ("F1 fan-out", "F2 realistic mix", "F3 idle sockets", "F4 storage", "F5 actors")
+SCENARIOS = ("F1 fan-out", "F2 realistic mix", "F3 idle sockets", "F4 storage", "F5 actors",
+             "F7 soak")
 
 
 @pytest.mark.slow

@@ -1,0 +1,158 @@
+"""Timestamps from inside the server under test, for the F2 tail: what ran when it stalled.
+
+Loaded into the serving process by `bench/probe_site/sitecustomize.py` when the bench runs
+with `--profile` (the server's code is not touched): it records, on `time.monotonic()` (the
+clock the load processes stamp sends and receptions with), one CSV line per event:
+
+- `tick,t,seconds,tasks`: one pass of trio's run loop between two I/O waits that took
+  longer than `BENCH_PROBE_TICK` (20 ms): nothing else ran during it. With
+  `BENCH_PROBE_STEPS=1` a `step,t,seconds,task-name` line names every task step over the
+  same bound (this costs a timer per step, so it is opt-in).
+- `gc,t,seconds,generation`: every cyclic collection of generation 1 or 2 (`gc.callbacks`).
+- `prune,t,seconds,heap-length`: every `Deadlines._prune` of trio's deadline heap.
+- `directory,t,seconds,forced`: every `PresenceService.refresh_directory` (wall time,
+  including the wait for the store).
+- `second,t,busy-seconds,ticks,heap,active`: once a second, the run loop's busy time
+  and the deadline heap's length and live entries.
+
+The reaches into trio and the service are by name, checked, and skipped (with a
+`missing,...` line) when a name is gone, so a refactor of the service cannot break the run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import gc
+import os
+import threading
+import time
+
+_lines: list[str] = []
+_runner = None
+_busy = [0.0, 0]  # run-loop seconds and passes since the last `second` line
+
+
+def install(path: str) -> None:
+    out = open(path, "a", buffering=1 << 16)  # noqa: SIM115 - closed by the flusher
+    gc.callbacks.append(_gc_callback)
+    _patch_trio(float(os.environ.get("BENCH_PROBE_TICK", "0.02")),
+                os.environ.get("BENCH_PROBE_STEPS") == "1")
+    _patch_directory()
+    thread = threading.Thread(target=_flusher, args=(out,), name="bench-probe", daemon=True)
+    thread.start()
+    atexit.register(_flush, out)
+
+
+def _emit(*fields: object) -> None:
+    _lines.append(",".join(f"{f:.6f}" if isinstance(f, float) else str(f) for f in fields))
+
+
+def _flusher(out) -> None:
+    while True:
+        time.sleep(1.0)
+        heap = active = -1
+        deadlines = getattr(_runner, "deadlines", None)
+        if deadlines is not None:
+            heap, active = len(deadlines._heap), deadlines._active
+        busy, ticks = _busy
+        _busy[0], _busy[1] = 0.0, 0
+        _emit("second", time.monotonic(), busy, ticks, heap, active)
+        _flush(out)
+
+
+def _flush(out) -> None:
+    lines, _lines[:] = _lines[:], []
+    if lines:
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+
+
+_gc_started = [0.0]
+
+
+def _gc_callback(phase: str, info: dict) -> None:
+    if info.get("generation", 0) < 1:
+        return
+    if phase == "start":
+        _gc_started[0] = time.monotonic()
+    else:
+        _emit("gc", _gc_started[0], time.monotonic() - _gc_started[0], info["generation"])
+
+
+def _patch_trio(tick_bound: float, steps: bool) -> None:
+    from trio import abc
+    from trio._core import _run
+
+    class Probe(abc.Instrument):
+        def __init__(self) -> None:
+            self.woke = None
+            self.step_started = 0.0
+
+        def after_io_wait(self, timeout: float) -> None:
+            self.woke = time.monotonic()
+
+        def before_io_wait(self, timeout: float) -> None:
+            if self.woke is None:
+                return
+            took = time.monotonic() - self.woke
+            _busy[0] += took
+            _busy[1] += 1
+            if took > tick_bound:
+                _emit("tick", self.woke, took, "")
+
+    class StepProbe(Probe):
+        def before_task_step(self, task) -> None:
+            self.step_started = time.monotonic()
+
+        def after_task_step(self, task) -> None:
+            took = time.monotonic() - self.step_started
+            if took > tick_bound:
+                _emit("step", self.step_started, took, task.name.replace(",", ";"))
+
+    setup = getattr(_run, "setup_runner", None)
+    deadlines = getattr(_run, "Deadlines", None)
+    if setup is None or deadlines is None or not hasattr(deadlines, "_prune"):
+        _emit("missing", time.monotonic(), 0.0, "trio internals")
+        return
+
+    @functools.wraps(setup)
+    def setup_runner(*args, **kwargs):
+        global _runner
+        _runner = setup(*args, **kwargs)
+        _runner.instruments.add_instrument(StepProbe() if steps else Probe())
+        return _runner
+
+    prune = deadlines._prune
+
+    def _prune(self) -> None:
+        started, size = time.monotonic(), len(self._heap)
+        prune(self)
+        _emit("prune", started, time.monotonic() - started, size)
+
+    _run.setup_runner = setup_runner
+    deadlines._prune = _prune
+
+
+def _patch_directory() -> None:
+    try:
+        from presence_actors import service
+    except Exception:  # the probe must never stop the server
+        _emit("missing", time.monotonic(), 0.0, "presence_actors.service")
+        return
+    cls = getattr(service, "PresenceService", None)
+    refresh = getattr(cls, "refresh_directory", None)
+    if refresh is None:
+        _emit("missing", time.monotonic(), 0.0, "PresenceService.refresh_directory")
+        return
+
+    @functools.wraps(refresh)
+    async def refresh_directory(self, *args, **kwargs):
+        started = time.monotonic()
+        try:
+            return await refresh(self, *args, **kwargs)
+        finally:
+            forced = bool(kwargs.get("force", args[0] if args else False))
+            _emit("directory", started, time.monotonic() - started, int(forced))
+
+    cls.refresh_directory = refresh_directory
