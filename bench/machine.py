@@ -44,6 +44,20 @@ def pinned_to(core: int):
     return lambda: pin(core)
 
 
+def schedstat(pid: int | str = "self", tid: int | None = None) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a thread (Linux).
+
+    The second number is what other processes on the same core cost a server under test:
+    the time it was ready to run and was not. A run where it is large measured the
+    machine's other tenants as much as the server.
+    """
+    path = f"/proc/{pid}/task/{tid}/schedstat" if tid else f"/proc/{pid}/schedstat"
+    with contextlib.suppress(OSError, ValueError), open(path) as stat:
+        on_cpu, waiting, _ = stat.read().split()
+        return int(on_cpu) / 1e9, int(waiting) / 1e9
+    return 0.0, 0.0
+
+
 def cpu_model() -> str:
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
         for line in info:
@@ -83,4 +97,5 @@ def describe() -> list[str]:
         f"fd limit: {resource.getrlimit(resource.RLIMIT_NOFILE)}; "
         f"pinning: server core {SERVER_CORE}, load core {LOAD_CORE}"
         + ("" if cores() > 1 else " (single core: not pinned)"),
+        f"load average before the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]

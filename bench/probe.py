@@ -4,16 +4,22 @@ Loaded into the serving process by `bench/probe_site/sitecustomize.py` when the 
 with `--profile` (the server's code is not touched): it records, on `time.monotonic()` (the
 clock the load processes stamp sends and receptions with), one CSV line per event:
 
-- `tick,t,seconds,tasks`: one pass of trio's run loop between two I/O waits that took
-  longer than `BENCH_PROBE_TICK` (20 ms): nothing else ran during it. With
-  `BENCH_PROBE_STEPS=1` a `step,t,seconds,task-name` line names every task step over the
-  same bound (this costs a timer per step, so it is opt-in).
-- `gc,t,seconds,generation`: every cyclic collection of generation 1 or 2 (`gc.callbacks`).
-- `prune,t,seconds,heap-length`: every `Deadlines._prune` of trio's deadline heap.
+- `tick,t,seconds,,cpu`: one pass of trio's run loop between two I/O waits that took
+  longer than `BENCH_PROBE_TICK` (20 ms) of wall time: nothing else ran during it. With
+  `BENCH_PROBE_STEPS=1` a `step,t,seconds,task-name,cpu` line names every task step over
+  the same bound (this costs a timer per step, so it is opt-in).
+- `gc,t,seconds,generation,cpu`: every cyclic collection of generation 1 or 2.
+- `prune,t,seconds,heap-length,cpu`: every `Deadlines._prune` of trio's deadline heap.
+
+`cpu` is the trio thread's own CPU time over the same span (`time.thread_time`): on a
+shared machine a 400 ms pass may hold 15 ms of work and 385 ms of waiting for the core,
+and only the first is the server's doing.
 - `directory,t,seconds,forced`: every `PresenceService.refresh_directory` (wall time,
   including the wait for the store).
-- `second,t,busy-seconds,ticks,heap,active`: once a second, the run loop's busy time
-  and the deadline heap's length and live entries.
+- `second,t,busy-seconds,ticks,heap,active,cpu,wait,gc0-seconds,gc0-count`: once a
+  second, the run loop's busy time and passes, the deadline heap's length and live
+  entries, the trio thread's seconds on a CPU and seconds runnable but waiting for one
+  (other tenants of the core), and the gen-0 collections of that second.
 
 The reaches into trio and the service are by name, checked, and skipped (with a
 `missing,...` line) when a name is gone, so a refactor of the service cannot break the run.
@@ -31,6 +37,7 @@ import time
 _lines: list[str] = []
 _runner = None
 _busy = [0.0, 0]  # run-loop seconds and passes since the last `second` line
+_young = [0.0, 0]  # gen-0 collection seconds and count since the last `second` line
 
 
 def install(path: str) -> None:
@@ -49,15 +56,22 @@ def _emit(*fields: object) -> None:
 
 
 def _flusher(out) -> None:
+    from bench.machine import schedstat
+
+    tid = threading.main_thread().native_id
+    last = schedstat(tid=tid)
     while True:
         time.sleep(1.0)
         heap = active = -1
         deadlines = getattr(_runner, "deadlines", None)
         if deadlines is not None:
             heap, active = len(deadlines._heap), deadlines._active
-        busy, ticks = _busy
-        _busy[0], _busy[1] = 0.0, 0
-        _emit("second", time.monotonic(), busy, ticks, heap, active)
+        (busy, ticks), (young, collections) = _busy, _young
+        _busy[:], _young[:] = [0.0, 0], [0.0, 0]
+        now = schedstat(tid=tid)
+        _emit("second", time.monotonic(), busy, ticks, heap, active, now[0] - last[0],
+              now[1] - last[1], young, collections)
+        last = now
         _flush(out)
 
 
@@ -68,16 +82,18 @@ def _flush(out) -> None:
         out.flush()
 
 
-_gc_started = [0.0]
+_gc_started = [0.0, 0.0]
 
 
 def _gc_callback(phase: str, info: dict) -> None:
-    if info.get("generation", 0) < 1:
-        return
     if phase == "start":
-        _gc_started[0] = time.monotonic()
+        _gc_started[:] = time.monotonic(), time.thread_time()
+    elif info.get("generation", 0) >= 1:
+        _emit("gc", _gc_started[0], time.monotonic() - _gc_started[0], info["generation"],
+              time.thread_time() - _gc_started[1])
     else:
-        _emit("gc", _gc_started[0], time.monotonic() - _gc_started[0], info["generation"])
+        _young[0] += time.monotonic() - _gc_started[0]
+        _young[1] += 1
 
 
 def _patch_trio(tick_bound: float, steps: bool) -> None:
@@ -87,10 +103,10 @@ def _patch_trio(tick_bound: float, steps: bool) -> None:
     class Probe(abc.Instrument):
         def __init__(self) -> None:
             self.woke = None
-            self.step_started = 0.0
+            self.woke_cpu = self.step_started = self.step_cpu = 0.0
 
         def after_io_wait(self, timeout: float) -> None:
-            self.woke = time.monotonic()
+            self.woke, self.woke_cpu = time.monotonic(), time.thread_time()
 
         def before_io_wait(self, timeout: float) -> None:
             if self.woke is None:
@@ -99,16 +115,17 @@ def _patch_trio(tick_bound: float, steps: bool) -> None:
             _busy[0] += took
             _busy[1] += 1
             if took > tick_bound:
-                _emit("tick", self.woke, took, "")
+                _emit("tick", self.woke, took, "", time.thread_time() - self.woke_cpu)
 
     class StepProbe(Probe):
         def before_task_step(self, task) -> None:
-            self.step_started = time.monotonic()
+            self.step_started, self.step_cpu = time.monotonic(), time.thread_time()
 
         def after_task_step(self, task) -> None:
             took = time.monotonic() - self.step_started
             if took > tick_bound:
-                _emit("step", self.step_started, took, task.name.replace(",", ";"))
+                _emit("step", self.step_started, took, task.name.replace(",", ";"),
+                      time.thread_time() - self.step_cpu)
 
     setup = getattr(_run, "setup_runner", None)
     deadlines = getattr(_run, "Deadlines", None)
@@ -126,9 +143,9 @@ def _patch_trio(tick_bound: float, steps: bool) -> None:
     prune = deadlines._prune
 
     def _prune(self) -> None:
-        started, size = time.monotonic(), len(self._heap)
+        started, cpu, size = time.monotonic(), time.thread_time(), len(self._heap)
         prune(self)
-        _emit("prune", started, time.monotonic() - started, size)
+        _emit("prune", started, time.monotonic() - started, size, time.thread_time() - cpu)
 
     _run.setup_runner = setup_runner
     deadlines._prune = _prune

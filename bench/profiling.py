@@ -2,7 +2,9 @@
 
 `python -m bench --profile DIR` records `DIR/<scenario>.txt` (collapsed stacks, loadable by
 speedscope or flamegraph.pl) and `DIR/<scenario>.svg` is left to those tools; `summary`
-prints the heaviest frames by own time and by inclusive time.
+prints the heaviest frames by own time and by inclusive time, and the share of each area
+of the server (`AREAS`). Only the thread holding the GIL is sampled (`--gil`), so time
+waiting in epoll is not counted and the shares are shares of CPU.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def start(pid: int, seconds: float, out: Path, rate: int = 200) -> subprocess.Po
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [binary, "record", "-p", str(pid), "-d", str(max(1, int(seconds))), "-r", str(rate),
-         "-f", "raw", "-o", str(out), "--nonblocking"],
+         "-f", "raw", "-o", str(out), "--nonblocking", "--gil"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -46,9 +48,34 @@ def finish(process: subprocess.Popen | None, out: Path, top: int = 25) -> str:
     return text
 
 
+# Where a sample's CPU goes, first match from the top of this list (a substring of any frame).
+AREAS = (
+    ("directory refresh", "refresh_directory"),
+    ("storage", "storage/"),
+    ("socket writes (fan-out)", "_writer"),
+    ("socket reads (client frames)", "_reader"),
+    ("websocket connect/subscribe", "subscribe"),
+    ("REST requests", "web/rest.py"),
+    ("actors", "presence_actors/"),
+    ("quart (other)", "quart"),
+    ("hypercorn (other)", "hypercorn/"),
+    ("trio deadline heap", "Deadlines"),
+    ("trio run loop", "trio/"),
+    ("bench probe", "bench/probe.py"),
+)
+
+
+def area(frames: list[str]) -> str:
+    for name, needle in AREAS:
+        if any(needle in f for f in frames):
+            return name
+    return "other"
+
+
 def summary(path: Path, top: int = 25) -> str:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
+    areas: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -58,9 +85,13 @@ def summary(path: Path, top: int = 25) -> str:
         total += n
         frames = stack.split(";")
         own[frames[-1]] += n
+        areas[area(frames)] += n
         for frame in set(frames):
             inclusive[frame] += n
-    lines = [f"{total} samples", "-- own time"]
+    total = max(total, 1)
+    lines = [f"{total} samples", "-- by area"]
+    lines += [f"{100 * n / total:5.1f}% {name}" for name, n in areas.most_common()]
+    lines += ["-- own time"]
     lines += [f"{100 * n / total:5.1f}% {f}" for f, n in own.most_common(top)]
     lines += ["-- inclusive"]
     lines += [f"{100 * n / total:5.1f}% {f}" for f, n in inclusive.most_common(top * 2)]

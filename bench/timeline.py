@@ -4,7 +4,8 @@ The tail of F2 comes in bursts, so a whole-run p99 cannot say what causes it. Ea
 of the run gets the p99 of the deliveries and POSTs *sent* in it, the server's CPU, the
 protocol pings the subscribers received, and (with `--profile`) the server-side events
 `bench.probe` stamped on the same monotonic clock: gen-1/2 collections, deadline-heap
-prunes, directory refreshes, and run-loop passes that held the thread over 20 ms.
+prunes, directory refreshes, run-loop passes that held the thread over 20 ms, and the
+seconds the server's thread waited for a CPU other processes held.
 `candidates` then asks, for each suspect, how often a slow second had it (this second or
 the one before) against how often any second had it.
 """
@@ -21,7 +22,7 @@ from .drivers import percentiles
 
 COLUMNS = ("second", "posts", "post_p99_ms", "deliveries", "delivery_p99_ms", "cpu",
            "pings", "gc_ms", "gc2", "directory_ms", "prune_ms", "prunes", "stall_max_ms",
-           "stalls", "loop_busy", "heap")
+           "stall_cpu_ms", "stalls", "loop_busy", "heap", "cpu_wait")
 SLOW = 0.100  # a second whose deliveries' p99 is over the F2 target
 
 
@@ -77,11 +78,16 @@ def _probe(rows: dict, t0: float, events: list[list[str]]) -> None:
             row["prune_ms"] += ms
             row["prunes"] += 1
         elif kind in ("tick", "step"):
-            row["stall_max_ms"] = max(row["stall_max_ms"], ms)
+            if ms > row["stall_max_ms"]:
+                row["stall_max_ms"] = ms
+                row["stall_cpu_ms"] = 1000 * float(extra[1]) if len(extra) > 1 else math.nan
             row["stalls"] += kind == "tick"
         elif kind == "second":
             row["loop_busy"] = float(seconds)
             row["heap"] = float(extra[1])
+            if len(extra) >= 7:
+                row["cpu_wait"] = float(extra[4])
+                row["gc_ms"] += 1000 * float(extra[5])
 
 
 def write(trace: list[dict], path: Path) -> None:
@@ -117,6 +123,7 @@ def candidates(trace: list[dict]) -> str:
         "run-loop stall > 100 ms": lambda r: r["stall_max_ms"] > 100,
         "pings > 1.5x median": lambda r: r["pings"] > 1.5 * pings[len(pings) // 2],
         "server cpu > 95 %": lambda r: r["cpu"] > 0.95,
+        "waited for a CPU > 20 %": lambda r: r["cpu_wait"] > 0.2,
     }
     by_second = {r["second"]: r for r in trace}
     lines = [f"{len(slow)} of {len(measured)} seconds had delivery p99 > {SLOW * 1000:.0f} ms"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 
-from .. import accounting, directories, profiling, servers, timeline, tokens
+from .. import accounting, directories, machine, profiling, servers, timeline, tokens
 from ..drivers import percentiles
 from ..workers import Worker
 from . import Context, Row
@@ -122,13 +122,15 @@ def row(name: str, n: int, contacts: int, driven: dict, tallies: dict, idle: flo
         f", lost {both.lost}, unexpected {both.unexpected}, typing expiries {both.expiries}, "
         f"uncertain keys {both.uncertain}; driver: skipped {driven['skipped']} (in-flight "
         f"cap), late p99 {_ms(driven['late']['p99'])}; server CPU {cpu['busy']:.0%} "
-        f"(idle {idle:.0%}): {cpu['post_us']:,.0f} us/POST, {cpu['delivery_us']:,.1f} "
+        f"(idle {idle:.0%}), waited for a CPU {driven['cpu_wait']:.0%} of the time (other "
+        f"processes on its core); {cpu['post_us']:,.0f} us/POST, {cpu['delivery_us']:,.1f} "
         f"us/delivery; connect {mix.connected['seconds']:.0f} s",
         {"errors": server_errors, "lost": both.lost, "unexpected": both.unexpected,
          "coalesced": both.coalesced, "delivered": both.delivered,
          "skipped": driven["skipped"], "late_p99": driven["late"]["p99"],
          "p99_delivery": lat["p99"], "p99_post": post["p99"], "codes": codes,
          "server_cpu": cpu["busy"], "idle_cpu": idle, "cpu_per_op": cpu["per_op"],
+         "cpu_wait": driven["cpu_wait"],
          "rss_mb": mix.rss_mb},
     )
 
@@ -204,17 +206,22 @@ class MixRun:
         self.driver.send("run", schedule=events, device=DEVICE)
         out = self.ctx.profile_dir / f"{profile}.txt" if self.ctx.profile_dir and profile else None
         sampler = profiling.start(self.service.ps.pid, seconds, out) if out else None
-        cpu0 = self.service.cpu_seconds()
+        cpu0, wait0 = self.service.cpu_seconds(), self.cpu_wait()
         while not self.driver.conn.poll(1.0):
             self.samples.append((time.monotonic(), self.service.cpu_seconds()))
             if time.monotonic() - self.samples[0][0] > seconds + 600:
                 raise RuntimeError("driver did not finish in time")
         driven = self.driver.recv(wait=5)
         driven["cpu_seconds"] = self.service.cpu_seconds() - cpu0
+        driven["cpu_wait"] = (self.cpu_wait() - wait0) / driven["seconds"]
         driven["deliveries"] = self.deliveries() - deliveries0
         if out:
             self.ctx.say(f"{profile.upper()} profile:\n" + profiling.finish(sampler, out, top=15))
         return driven
+
+    def cpu_wait(self) -> float:
+        """Seconds the server's main thread has spent runnable but off a CPU."""
+        return machine.schedstat(self.service.ps.pid)[1]
 
     def deliveries(self) -> float:
         return self.service.metrics().get("presence_deliveries_total", 0.0)
