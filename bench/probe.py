@@ -21,6 +21,12 @@ and only the first is the server's doing.
   entries, the trio thread's seconds on a CPU and seconds runnable but waiting for one
   (other tenants of the core), and the gen-0 collections of that second.
 
+Two switches turn a suspect off for an experiment, without touching the service's code:
+`BENCH_GC_THRESHOLD=a,b,c` replaces the thresholds the service sets after start-up, and
+`BENCH_DIRECTORY_REFRESH=0` stops the periodic directory reload (a denied lookup still
+reloads). Each writes an `experiment,...` line. (Hypercorn's pings are switched off with the
+service's own setting, `PRESENCE_WS_PING_INTERVAL`.)
+
 The reaches into trio and the service are by name, checked, and skipped (with a
 `missing,...` line) when a name is gone, so a refactor of the service cannot break the run.
 """
@@ -46,6 +52,8 @@ def install(path: str) -> None:
     _patch_trio(float(os.environ.get("BENCH_PROBE_TICK", "0.02")),
                 os.environ.get("BENCH_PROBE_STEPS") == "1")
     _patch_directory()
+    _experiments(os.environ.get("BENCH_GC_THRESHOLD"),
+                 os.environ.get("BENCH_DIRECTORY_REFRESH") == "0")
     thread = threading.Thread(target=_flusher, args=(out,), name="bench-probe", daemon=True)
     thread.start()
     atexit.register(_flush, out)
@@ -173,3 +181,35 @@ def _patch_directory() -> None:
             _emit("directory", started, time.monotonic() - started, int(forced))
 
     cls.refresh_directory = refresh_directory
+
+
+def _experiments(thresholds: str | None, no_refresh: bool) -> None:
+    if thresholds:
+        _after_startup_gc(tuple(int(x) for x in thresholds.split(",")))
+    if no_refresh:
+        from presence_actors import service
+
+        async def keep_directory_fresh(self) -> None:
+            import trio
+
+            await trio.sleep_forever()
+
+        service.PresenceService.keep_directory_fresh = keep_directory_fresh
+        _emit("experiment", time.monotonic(), 0.0, "no periodic directory refresh")
+
+
+def _after_startup_gc(thresholds: tuple[int, ...]) -> None:
+    from web import host
+
+    freeze = getattr(host, "freeze_startup_heap", None)
+    if freeze is None:
+        _emit("missing", time.monotonic(), 0.0, "web.host.freeze_startup_heap")
+        return
+
+    def freeze_startup_heap() -> None:
+        freeze()
+        gc.set_threshold(*thresholds)
+        text = "gc thresholds " + "/".join(map(str, thresholds))
+        _emit("experiment", time.monotonic(), 0.0, text)
+
+    host.freeze_startup_heap = freeze_startup_heap

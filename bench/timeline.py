@@ -21,8 +21,8 @@ from pathlib import Path
 from .drivers import percentiles
 
 COLUMNS = ("second", "posts", "post_p99_ms", "deliveries", "delivery_p99_ms", "cpu",
-           "pings", "gc_ms", "gc2", "directory_ms", "prune_ms", "prunes", "stall_max_ms",
-           "stall_cpu_ms", "stalls", "loop_busy", "heap", "cpu_wait")
+           "pings", "gc0_ms", "gc_ms", "gc_cpu_ms", "gc2", "directory_ms", "prune_ms", "prunes",
+           "stall_max_ms", "stall_cpu_ms", "stalls", "loop_busy", "heap", "cpu_wait")
 SLOW = 0.100  # a second whose deliveries' p99 is over the F2 target
 
 
@@ -71,6 +71,7 @@ def _probe(rows: dict, t0: float, events: list[list[str]]) -> None:
         row = rows[k]
         if kind == "gc":
             row["gc_ms"] += ms
+            row["gc_cpu_ms"] += 1000 * float(extra[1]) if len(extra) > 1 else 0.0
             row["gc2"] += extra[0] == "2"
         elif kind == "directory":
             row["directory_ms"] += ms
@@ -87,7 +88,7 @@ def _probe(rows: dict, t0: float, events: list[list[str]]) -> None:
             row["heap"] = float(extra[1])
             if len(extra) >= 7:
                 row["cpu_wait"] = float(extra[4])
-                row["gc_ms"] += 1000 * float(extra[5])
+                row["gc0_ms"] += 1000 * float(extra[5])
 
 
 def write(trace: list[dict], path: Path) -> None:
@@ -119,6 +120,7 @@ def candidates(trace: list[dict]) -> str:
         "directory refresh": lambda r: r["directory_ms"] > 0,
         "gen-2 collection": lambda r: r["gc2"] > 0,
         "gc (gen 1-2) > 20 ms": lambda r: r["gc_ms"] > 20,
+        "gen-0 gc > 100 ms in 1 s": lambda r: r["gc0_ms"] > 100,
         "deadline prune > 5 ms": lambda r: r["prune_ms"] > 5,
         "run-loop stall > 100 ms": lambda r: r["stall_max_ms"] > 100,
         "pings > 1.5x median": lambda r: r["pings"] > 1.5 * pings[len(pings) // 2],
