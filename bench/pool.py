@@ -195,6 +195,10 @@ class SubscriberPool:
             self._tasks.append(asyncio.create_task(self._trace(), name="trace"))
         return time.monotonic()
 
+    async def recorded(self) -> int:
+        """Events kept so far in this window (to tell when deliveries have stopped)."""
+        return len(self.presence) + len(self.typing)
+
     async def _trace(self) -> None:
         """Once a second: protocol pings and frames received so far (hypercorn pings in step?)."""
         while True:

@@ -81,7 +81,7 @@ def run(ctx: Context) -> Row:
         driven = mix.drive(events, s.f2_seconds, profile="f2")
         got = mix.stop_recording(drain=TYPING_TTL + 3.0)
         closing = mix.closing()
-    window = (mix.recording_from, mix.recording_to - 2.0)
+    window = (mix.recording_from, mix.recording_to - 3.0)
     tallies = account(driven["posts"], got, n, contacts, mix.members, window)
     trace = timeline.build(driven, tallies, mix.samples, got["trace"], mix.probe_events())
     timeline.write(trace, ctx.workdir / "f2-trace.csv")
@@ -124,7 +124,8 @@ def row(name: str, n: int, contacts: int, driven: dict, tallies: dict, idle: flo
         f"cap), late p99 {_ms(driven['late']['p99'])}; server CPU {cpu['busy']:.0%} "
         f"(idle {idle:.0%}), waited for a CPU {driven['cpu_wait']:.0%} of the time (other "
         f"processes on its core); {cpu['post_us']:,.0f} us/POST, {cpu['delivery_us']:,.1f} "
-        f"us/delivery; connect {mix.connected['seconds']:.0f} s",
+        f"us/delivery; connect {mix.connected['seconds']:.0f} s; recorded until "
+        f"{mix.drained:.0f} s after the driver finished",
         {"errors": server_errors, "lost": both.lost, "unexpected": both.unexpected,
          "coalesced": both.coalesced, "delivered": both.delivered,
          "skipped": driven["skipped"], "late_p99": driven["late"]["p99"],
@@ -164,7 +165,7 @@ class MixRun:
         self.driver = Worker("bench.drivers.Mix", host=self.service.host,
                              port=self.service.port, secret=tokens.SECRET)
         self.n, self.samples = n, []
-        self.recording_from = self.recording_to = 0.0
+        self.recording_from = self.recording_to = self.drained = 0.0
 
     def __enter__(self) -> MixRun:
         self.ctx.say(f"{self.name.upper()}: connecting {self.n} subscribers")
@@ -189,9 +190,19 @@ class MixRun:
     def start_recording(self) -> None:
         self.recording_from = self.pool.call("record", on=True)
 
-    def stop_recording(self, drain: float) -> dict:
-        time.sleep(drain)  # the last deliveries (and typing expiries) land
+    def stop_recording(self, drain: float, quiet: float = 3.0, bound: float = 120.0) -> dict:
+        """Record `drain` seconds more (typing expiries land), then until no event has
+        arrived for `quiet` seconds, at most `bound`: a change with no frame by then is lost.
+        """
+        time.sleep(drain)
+        last, still, started = -1, time.monotonic(), time.monotonic()
+        while time.monotonic() - still < quiet and time.monotonic() - started < bound:
+            now = self.pool.call("recorded")
+            if now != last:
+                last, still = now, time.monotonic()
+            time.sleep(0.5)
         self.recording_to = self.pool.call("record", on=False)
+        self.drained = drain + time.monotonic() - started
         return self.pool.call("results", wait=300)
 
     def closing(self) -> dict:
