@@ -88,7 +88,7 @@ class Soak:
         store = {k.removeprefix("presence_"): v for k, v in service.metrics().items()
                  if "storage" in k}
         return {"t": time.monotonic(), "rss": service.rss() / 2**20,
-                "cpu": service.cpu_seconds(), "store": store}
+                "cpu": service.cpu_seconds(), "wait": self.mix.cpu_wait(), "store": store}
 
     def windows(self, driven: dict, n: int, contacts: int) -> list[dict]:
         out = []
@@ -98,8 +98,9 @@ class Soak:
             lat = [lag for t in tallies.values() for _, lag in t.latencies]
             posts = [p[6] for p in driven["posts"] if t0 <= p[4] <= t1 and p[6] is not None]
             inside = [x for x in self.samples if t0 <= x["t"] <= t1 + DRAIN]
-            cpu = ((inside[-1]["cpu"] - inside[0]["cpu"]) / (inside[-1]["t"] - inside[0]["t"])
-                   if len(inside) > 1 else float("nan"))
+            span = inside[-1]["t"] - inside[0]["t"] if len(inside) > 1 else 0.0
+            cpu = (inside[-1]["cpu"] - inside[0]["cpu"]) / span if span else float("nan")
+            wait = (inside[-1]["wait"] - inside[0]["wait"]) / span if span else float("nan")
             out.append({
                 "p99": percentiles(lat)["p99"], "post_p99": percentiles(posts)["p99"],
                 "lost": sum(t.lost for t in tallies.values()),
@@ -107,7 +108,8 @@ class Soak:
                 "coalesced": sum(t.coalesced for t in tallies.values()),
                 "excluded": sum(t.excluded for t in tallies.values()),
                 "delivered": sum(t.delivered for t in tallies.values()),
-                "rss": [x["rss"] for x in inside], "cpu": cpu,
+                "rss": [x["rss"] for x in inside], "cpu": cpu, "wait": wait,
+                "post_us": 1e6 * cpu * (t1 - t0) / max(1, len(posts)),
                 "store": inside[-1]["store"] if inside else {},
             })
         return out
@@ -137,6 +139,8 @@ def row(size: str, minutes: float, driven: dict, windows: list[dict], idle: floa
         f"{idle:.0%}; RSS drift {drift:+.0f} MiB ({60 * drift / max(1.0, minutes * 60):+.1f} "
         "MiB/min)",
         {"errors": errors, "lost": lost, "unexpected": unexpected, "windows": windows,
+         "cpu_per_op": {"POST (incl. fan-out), start": first["post_us"],
+                        "POST (incl. fan-out), end": last["post_us"]},
          "skipped": driven["skipped"], "rss_start": rss0, "rss_end": rss1},
     )
 
@@ -148,7 +152,8 @@ def _ok(p99_start: float | None, p99_end: float | None) -> bool:
 def _window(w: dict) -> str:
     store = ", ".join(f"{k.removeprefix('storage_')} {v:g}" for k, v in sorted(w["store"].items())
                       if any(x in k for x in ("lag", "pending", "last_flush", "failed")))
-    return (f"p99 {_ms(w['p99'])}, POST p99 {_ms(w['post_p99'])}, CPU {w['cpu']:.0%}, "
+    return (f"p99 {_ms(w['p99'])}, POST p99 {_ms(w['post_p99'])}, CPU {w['cpu']:.0%} "
+            f"(waited for a CPU {w['wait']:.0%}), "
             f"delivered {w['delivered']}, coalesced {w['coalesced']}, lost {w['lost']}, "
             f"unexpected {w['unexpected']}, keys left out {w['excluded']}, RSS "
             f"{min(w['rss'], default=0):.0f}-{max(w['rss'], default=0):.0f} MiB, "
