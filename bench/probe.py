@@ -16,8 +16,8 @@ shared machine a 400 ms pass may hold 15 ms of work and 385 ms of waiting for th
 and only the first is the server's doing.
 - `directory,t,seconds,forced`: every `PresenceService.refresh_directory` (wall time,
   including the wait for the store).
-- `second,t,busy-seconds,ticks,heap,active,cpu,wait,gc0-seconds,gc0-count`: once a
-  second, the run loop's busy time and passes, the deadline heap's length and live
+- `second,t,busy-seconds,ticks,heap,active,cpu,wait,gc0-seconds,gc0-count,gc0-cpu`: once
+  a second, the run loop's busy time and passes, the deadline heap's length and live
   entries, the trio thread's seconds on a CPU and seconds runnable but waiting for one
   (other tenants of the core), and the gen-0 collections of that second.
 
@@ -43,7 +43,7 @@ import time
 _lines: list[str] = []
 _runner = None
 _busy = [0.0, 0]  # run-loop seconds and passes since the last `second` line
-_young = [0.0, 0]  # gen-0 collection seconds and count since the last `second` line
+_young = [0.0, 0, 0.0]  # gen-0 collections since the last `second` line: wall, count, CPU
 
 
 def install(path: str) -> None:
@@ -74,11 +74,11 @@ def _flusher(out) -> None:
         deadlines = getattr(_runner, "deadlines", None)
         if deadlines is not None:
             heap, active = len(deadlines._heap), deadlines._active
-        (busy, ticks), (young, collections) = _busy, _young
-        _busy[:], _young[:] = [0.0, 0], [0.0, 0]
+        (busy, ticks), (young, collections, young_cpu) = _busy, _young
+        _busy[:], _young[:] = [0.0, 0], [0.0, 0, 0.0]
         now = schedstat(tid=tid)
         _emit("second", time.monotonic(), busy, ticks, heap, active, now[0] - last[0],
-              now[1] - last[1], young, collections)
+              now[1] - last[1], young, collections, young_cpu)
         last = now
         _flush(out)
 
@@ -102,6 +102,7 @@ def _gc_callback(phase: str, info: dict) -> None:
     else:
         _young[0] += time.monotonic() - _gc_started[0]
         _young[1] += 1
+        _young[2] += time.thread_time() - _gc_started[1]
 
 
 def _patch_trio(tick_bound: float, steps: bool) -> None:

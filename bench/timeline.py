@@ -20,9 +20,9 @@ from pathlib import Path
 
 from .drivers import percentiles
 
-COLUMNS = ("second", "posts", "post_p99_ms", "deliveries", "delivery_p99_ms", "cpu",
-           "pings", "gc0_ms", "gc_ms", "gc_cpu_ms", "gc2", "directory_ms", "prune_ms", "prunes",
-           "stall_max_ms", "stall_cpu_ms", "stalls", "loop_busy", "heap", "cpu_wait")
+COLUMNS = ("second", "posts", "post_p99_ms", "deliveries", "delivery_p99_ms", "cpu", "pings",
+           "gc0_ms", "gc0_cpu_ms", "gc_ms", "gc_cpu_ms", "gc2", "directory_ms", "prune_ms",
+           "prunes", "stall_max_ms", "stall_cpu_ms", "stalls", "loop_busy", "heap", "cpu_wait")
 SLOW = 0.100  # a second whose deliveries' p99 is over the F2 target
 
 
@@ -89,6 +89,7 @@ def _probe(rows: dict, t0: float, events: list[list[str]]) -> None:
             if len(extra) >= 7:
                 row["cpu_wait"] = float(extra[4])
                 row["gc0_ms"] += 1000 * float(extra[5])
+                row["gc0_cpu_ms"] += 1000 * float(extra[7]) if len(extra) > 7 else 0.0
 
 
 def write(trace: list[dict], path: Path) -> None:
