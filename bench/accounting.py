@@ -62,6 +62,7 @@ class Tally:
     excluded: int = 0  # keys left out: changed just before the counting window
     latencies: list[tuple[float, float]] = dataclasses.field(default_factory=list)  # (t, lag)
     coalesce_lags: list[float] = dataclasses.field(default_factory=list)
+    lost_at: list[float] = dataclasses.field(default_factory=list)  # send times of lost changes
 
     def add(self, other: Tally) -> Tally:
         for f in dataclasses.fields(self):
@@ -159,7 +160,8 @@ def match(changes: Sequence[Change], got: Sequence[tuple[float, object]],
         if counted[j]:
             _delivered(tally, changes[j], received)
         i = j + 1
-    tally.lost += sum(counted[i:])
+    tally.lost_at += [c.t for c, n in zip(changes[i:], counted[i:], strict=True) if n]
+    tally.lost = len(tally.lost_at)
     return tally
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .drivers import percentiles
 
-COLUMNS = ("second", "posts", "post_p99_ms", "deliveries", "delivery_p99_ms", "cpu", "pings",
+COLUMNS = ("second", "posts", "post_p99_ms", "deliveries", "delivery_p99_ms", "lost", "cpu",
+           "pings",
            "gc0_ms", "gc0_cpu_ms", "gc_ms", "gc_cpu_ms", "gc2", "directory_ms", "prune_ms",
            "prunes", "stall_max_ms", "stall_cpu_ms", "stalls", "loop_busy", "heap", "cpu_wait")
 SLOW = 0.100  # a second whose deliveries' p99 is over the F2 target
@@ -40,6 +41,8 @@ def build(driven: dict, tallies: dict, samples: list, pool_trace: list,
     for tally in tallies.values():
         for t, lag in tally.latencies:
             lat[int(t - t0)].append(lag)
+        for t in tally.lost_at:
+            rows[int(t - t0)]["lost"] += 1
     _diffs(rows, t0, samples, "cpu", 1)
     _diffs(rows, t0, [(t, pings) for t, pings, _ in pool_trace], "pings", 1)
     _probe(rows, t0, probe)
@@ -118,6 +121,7 @@ def candidates(trace: list[dict]) -> str:
     slow = {r["second"] for r in measured if r["delivery_p99_ms"] > SLOW * 1000}
     pings = sorted(r["pings"] for r in measured) or [0]
     marks = {
+        "a lost change": lambda r: r["lost"] > 0,
         "directory refresh": lambda r: r["directory_ms"] > 0,
         "gen-2 collection": lambda r: r["gc2"] > 0,
         "gc (gen 1-2) > 20 ms": lambda r: r["gc_ms"] > 20,

@@ -26,6 +26,7 @@ def test_a_change_no_frame_followed_is_lost_even_if_earlier_ones_arrived() -> No
     changes = [Change(1.0, True), Change(2.0, False)]
     tally = tally_of(changes, [(1.1, True)])  # the socket ends believing `true`
     assert (tally.delivered, tally.coalesced, tally.lost) == (1, 0, 1)
+    assert tally.lost_at == [2.0]  # when the lost change was sent, for the timeline
 
 
 def test_a_missed_toggle_and_back_is_lost_though_the_last_value_matches() -> None:

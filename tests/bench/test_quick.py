@@ -27,7 +27,7 @@ def test_quick_run_reports_every_scenario_without_errors(tmp_path: Path) -> None
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(out), "--json", str(raw),
          "--workdir", str(tmp_path / "work")],
-        cwd=ROOT, capture_output=True, text=True, timeout=420,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
