@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             traceback.print_exc()
             row = Row(NAMES[name], "failed", "-", False, f"{type(exc).__name__}: {exc}"[:300],
-                      {"failed": True})
+                      {"crashed": True})
         row.data["seconds"] = time.monotonic() - t0
         rows.append(row)
         print(f"{name} done in {row.data['seconds']:.0f} s: {row.result}", flush=True)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         report.write(out, text)
     if args.json is not None:
         report.write(args.json, json.dumps([r.__dict__ for r in rows], default=str, indent=1))
-    return 0 if all(not r.data.get("failed") for r in rows) else 1
+    return 0 if all(not r.data.get("crashed") for r in rows) else 1
 
 
 if __name__ == "__main__":

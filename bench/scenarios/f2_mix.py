@@ -190,10 +190,15 @@ class MixRun:
     def start_recording(self) -> None:
         self.recording_from = self.pool.call("record", on=True)
 
-    def stop_recording(self, drain: float, quiet: float = 10.0, bound: float = 120.0) -> dict:
-        """Record `drain` seconds more (typing expiries land), then until no event has
-        arrived for `quiet` seconds, at most `bound`: a change with no frame by then is lost.
-        """
+    def stop_recording(self, drain: float) -> dict:
+        self.drained = self.wait_quiet(drain)
+        self.recording_to = self.pool.call("record", on=False)
+        return self.pool.call("results", wait=300)
+
+    def wait_quiet(self, drain: float, quiet: float = 10.0, bound: float = 120.0) -> float:
+        """Wait `drain` seconds (typing expiries land), then until no event has arrived for
+        `quiet` seconds, at most `bound` more: a change with no frame by then is lost.
+        Returns the seconds waited."""
         time.sleep(drain)
         last, still, started = -1, time.monotonic(), time.monotonic()
         while time.monotonic() - still < quiet and time.monotonic() - started < bound:
@@ -201,9 +206,7 @@ class MixRun:
             if now != last:
                 last, still = now, time.monotonic()
             time.sleep(0.5)
-        self.recording_to = self.pool.call("record", on=False)
-        self.drained = drain + time.monotonic() - started
-        return self.pool.call("results", wait=300)
+        return drain + time.monotonic() - started
 
     def closing(self) -> dict:
         """Socket-level failures over the run (counted once, at the end)."""

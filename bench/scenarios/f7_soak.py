@@ -23,6 +23,7 @@ from .f4_storage import PG, psql
 
 QUIET = 30.0  # a key changed this soon before the end window starts is left out of it
 DRAIN = TYPING_TTL + 3.0
+LATE = 30.0  # the first window keeps recording this long past its end for late frames
 
 
 def run(ctx: Context) -> Row:
@@ -54,6 +55,7 @@ class Soak:
         self.samples: list[dict] = []  # every 10 s: time, RSS, CPU seconds, store counters
         self.got: list[tuple[tuple[float, float], dict]] = []
         self.last_from = 0.0  # when the end window's recording began
+        self.drained = 0.0  # how long the end window recorded past the last POST
 
     def drive(self, events: list) -> dict:
         mix = self.mix
@@ -65,7 +67,7 @@ class Soak:
             if now >= next_sample:
                 self.samples.append(self._sample())
                 next_sample += min(10.0, self.window / 2)
-            if phase == 0 and now >= self.window + DRAIN:
+            if phase == 0 and now >= self.window + min(LATE, self.window):
                 self._take(start, start + self.window)
                 phase = 1
             elif phase == 1 and now >= self.seconds - self.window:
@@ -74,7 +76,7 @@ class Soak:
             if now > self.seconds + 600:
                 raise RuntimeError("F7 driver did not finish in time")
         driven = mix.driver.recv(wait=5)
-        time.sleep(DRAIN)
+        self.drained = mix.wait_quiet(DRAIN)
         self.samples.append(self._sample())
         self._take(self.last_from, start + self.seconds)
         return driven
@@ -104,6 +106,8 @@ class Soak:
             out.append({
                 "p99": percentiles(lat)["p99"], "post_p99": percentiles(posts)["p99"],
                 "lost": sum(t.lost for t in tallies.values()),
+                "lost_before_end": max((t1 - x for t in tallies.values() for x in t.lost_at),
+                                       default=None),
                 "unexpected": sum(t.unexpected for t in tallies.values()),
                 "coalesced": sum(t.coalesced for t in tallies.values()),
                 "excluded": sum(t.excluded for t in tallies.values()),
@@ -154,7 +158,9 @@ def _window(w: dict) -> str:
                       if any(x in k for x in ("lag", "pending", "last_flush", "failed")))
     return (f"p99 {_ms(w['p99'])}, POST p99 {_ms(w['post_p99'])}, CPU {w['cpu']:.0%} "
             f"(waited for a CPU {w['wait']:.0%}), "
-            f"delivered {w['delivered']}, coalesced {w['coalesced']}, lost {w['lost']}, "
+            f"delivered {w['delivered']}, coalesced {w['coalesced']}, lost {w['lost']}"
+            + (f" (all sent in the window's last {w['lost_before_end']:.0f} s)"
+               if w["lost_before_end"] is not None else "") + ", "
             f"unexpected {w['unexpected']}, keys left out {w['excluded']}, RSS "
             f"{min(w['rss'], default=0):.0f}-{max(w['rss'], default=0):.0f} MiB, "
             f"store: {store or '-'}")
