@@ -242,9 +242,15 @@ class SubscriberPool:
         self.presence, self.typing, self.trace = [], [], []
         return {
             "open": open_now, "closed": {str(k): v for k, v in codes.items()},
+            "absent": sorted(self._absent()),
             "counts": dict(self.counts), "errors": self.errors,
             "presence": presence, "typing": typing, "frames": self.frames(), "trace": trace,
         }
+
+    def _absent(self) -> set:
+        """Tags of planned sockets that never opened or have closed: they cannot receive."""
+        live = {s.tag for s in self.sockets if not s.closed.done()}
+        return {tag for tag, _ in self.plan} - live
 
     async def aclose(self) -> None:
         for task in self._tasks:

@@ -50,23 +50,29 @@ def account(posts: list, got: dict, n: int, contacts: int, members: dict,
     """Presence and typing tallies of one recorded window (see `bench.accounting`).
 
     A user's own socket sees its presence changes too (a user is visible to itself); its
-    own typing it does not (SPEC §8).
+    own typing it does not (SPEC §8). A socket that failed to connect or was closed is no
+    watcher (it is counted once, as a server error, not again per frame it missed).
     """
+    absent = set(got.get("absent", ()))
     status = [accounting.Post(p[1], p[3], p[4], p[5]) for p in posts if p[0] == "status"]
     typing = [accounting.Post((p[1], p[2]), p[3], p[4], p[5]) for p in posts if p[0] == "typing"]
     frames: dict = {}
     for watcher, uid, value, t in got["presence"]:
-        frames.setdefault((watcher, uid), []).append((t, value))
+        if watcher not in absent:
+            frames.setdefault((watcher, uid), []).append((t, value))
     presence = accounting.account(
         accounting.presence_changes(status), frames,
-        lambda uid: [uid, *directories.ring_contacts(uid, n, contacts)], window, quiet,
+        lambda uid: [w for w in (uid, *directories.ring_contacts(uid, n, contacts))
+                     if w not in absent], window, quiet,
         accounting.uncertain_keys(status))
     frames = {}
     for watcher, uid, conv, value, t in got["typing"]:
-        frames.setdefault((watcher, (uid, conv)), []).append((t, value))
+        if watcher not in absent:
+            frames.setdefault((watcher, (uid, conv)), []).append((t, value))
     typed = accounting.account(
         accounting.typing_changes(typing, TYPING_TTL), frames,
-        lambda key: [w for w in members[key[1]] if w != key[0]], window, quiet,
+        lambda key: [w for w in members[key[1]] if w != key[0] and w not in absent],
+        window, quiet,
         accounting.uncertain_keys(typing))
     return {"presence": presence, "typing": typed}
 

@@ -93,3 +93,17 @@ def test_account_window_counts_only_its_changes_and_skips_keys_changed_just_befo
     assert tally.excluded == 1
     # key 2: 52.0 delivered; 95.0 is past the window's end (matched if seen, never counted)
     assert (tally.delivered, tally.coalesced, tally.lost, tally.unexpected) == (1, 0, 0, 0)
+
+
+def test_a_socket_that_never_opened_is_no_watcher_and_loses_nothing() -> None:
+    from bench.scenarios.f2_mix import account as mix_account
+
+    n, contacts = 10, 2  # user 5 is watched by 4 and 6 (and itself)
+    posts = [["status", 5, 0, "away", 1.0, 200, 0.01]]
+    got = {"presence": [(4, 5, "away", 1.1), (5, 5, "away", 1.1)], "typing": [],
+           "absent": [6]}
+    tallies = mix_account(posts, got, n, contacts, {}, (0.0, 10.0))
+    assert (tallies["presence"].delivered, tallies["presence"].lost) == (2, 0)
+    got["absent"] = []  # the same frames with 6 connected: its missing frame is a loss
+    tallies = mix_account(posts, got, n, contacts, {}, (0.0, 10.0))
+    assert (tallies["presence"].delivered, tallies["presence"].lost) == (2, 1)
