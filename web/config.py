@@ -63,6 +63,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("write_timeout", float, "close a WebSocket (1013) that cannot take a write"),
     SettingSpec("shutdown_timeout", float, "bound on closing sockets and flushing at shutdown"),
     SettingSpec("demo", bool, "import the demo directory when the directory is empty"),
+    SettingSpec("demo_page", bool, "serve the demo page at / (always on when demo is)"),
     SettingSpec("access_log", bool, "write an access log line per request to stderr"),
 )
 
@@ -100,6 +101,7 @@ class Settings:
     write_timeout: float = 30.0
     shutdown_timeout: float = 10.0
     demo: bool = False
+    demo_page: bool = False
     access_log: bool = False
 
     @classmethod
