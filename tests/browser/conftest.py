@@ -155,8 +155,9 @@ def chromium():
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -207,12 +208,14 @@ class Tab:
 
 @pytest.fixture
 def open_tab(chromium) -> Iterator:
-    """`open_tab(url, user=None)`: a new tab on the page, signed in as `user` when given."""
+    """`open_tab(url, user=None, before=None, **context_options)`: a new tab on the page,
+    signed in as `user` when given; `before(page)` runs before it navigates."""
     contexts = []
     tabs: list[Tab] = []
 
-    def open_(url: str, user: int | None = None, viewport=None, before=None) -> Tab:
-        context = chromium.new_context(viewport=viewport or {"width": 1100, "height": 800})
+    def open_(url: str, user: int | None = None, before=None, **context_options) -> Tab:
+        context_options.setdefault("viewport", {"width": 1100, "height": 800})
+        context = chromium.new_context(**context_options)
         context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = context.new_page()
