@@ -22,11 +22,9 @@ import pytest
 import trio
 
 from presence_actors import MemoryStore
-from tests.web.conftest import test_settings
-from web.app import create_app
+from tests.web.conftest import Server, serving, test_settings
 from web.config import Settings
 from web.demo import DEMO_DIRECTORY, directory_data
-from web.server import serve
 
 CHROMIUM = "/usr/bin/chromium"
 # As root Chromium needs --no-sandbox; the rest keep it from calling out to Google's hosts,
@@ -36,30 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 WAIT_MS = 10_000  # the default bound on every Playwright wait
-
-
-@dataclass
-class LiveServer:
-    """One running server: its URL, settings, and how to stop it (from the test's thread)."""
-
-    app: object
-    url: str
-    settings: Settings
-    shutdown: trio.Event
-    stopped: trio.Event
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
-    @property
-    def secret(self) -> str:
-        return self.settings.jwt_secret
-
-    async def stop(self) -> None:
-        self.shutdown.set()
-        with trio.fail_after(30):
-            await self.stopped.wait()
 
 
 class ServerLoop:
@@ -109,22 +83,27 @@ class ServerLoop:
             raise RuntimeError(f"the server loop has stopped: {self._error!r}")
         return trio.from_thread.run(async_fn, *args, trio_token=self._token)
 
-    def start_server(self, settings: Settings, store) -> LiveServer:
+    def start_server(self, settings: Settings, store) -> Server:
+        """A real server (tests/web's `serving`) running on the loop until `stop_server`."""
         return self.run(self._start_server, settings, store)
 
-    async def _start_server(self, settings: Settings, store) -> LiveServer:
-        app = create_app(settings, store=store)
-        shutdown, stopped = trio.Event(), trio.Event()
+    def stop_server(self, server: Server) -> None:
+        self.run(self._stop_server, server)
 
-        async def run(task_status=trio.TASK_STATUS_IGNORED):
-            try:
-                await serve(app, settings, shutdown, task_status=task_status)
-            finally:
-                stopped.set()
-
+    async def _start_server(self, settings: Settings, store) -> Server:
         with trio.fail_after(30):
-            urls = await self._nursery.start(run)
-        return LiveServer(app, urls[0], settings, shutdown, stopped)
+            return await self._nursery.start(self._serve, settings, store)
+
+    @staticmethod
+    async def _serve(settings: Settings, store, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with serving(settings, store=store) as server:
+            task_status.started(server)
+            await server.stopped.wait()
+
+    @staticmethod
+    async def _stop_server(server: Server) -> None:
+        with trio.fail_after(30):
+            await server.stop()
 
 
 def demo_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -167,9 +146,9 @@ def chromium():
 @pytest.fixture
 def start_server(server_loop, tmp_path):
     """Start demo servers (stopped after the test): `start_server(store=..., **settings)`."""
-    running: list[LiveServer] = []
+    running: list[Server] = []
 
-    def start(store=None, **overrides: object) -> LiveServer:
+    def start(store=None, **overrides: object) -> Server:
         settings = demo_settings(tmp_path / "data", **overrides)
         server = server_loop.start_server(settings, store or demo_store())
         running.append(server)
@@ -177,11 +156,11 @@ def start_server(server_loop, tmp_path):
 
     yield start
     for server in running:
-        server_loop.run(server.stop)
+        server_loop.stop_server(server)
 
 
 @pytest.fixture
-def demo_server(start_server) -> LiveServer:
+def demo_server(start_server) -> Server:
     return start_server()
 
 

@@ -47,7 +47,7 @@ def set_visibility(page, state: str) -> None:
 
 def mint(server, user_id: int, ttl: float) -> str:
     claims = {"sub": str(user_id), "exp": int(time.time() + ttl)}
-    return jwt.encode(claims, server.secret, algorithm="HS256")
+    return jwt.encode(claims, server.settings.jwt_secret, algorithm="HS256")
 
 
 def test_two_pages_see_each_other_go_online(demo_server, open_tab) -> None:
@@ -163,11 +163,11 @@ def test_server_restart_reconnects_with_backoff_and_catches_up(
     assert response.status_code == 200
     expect(ada.person(2, "online")).to_be_visible()
 
-    server_loop.run(first.stop)  # sockets close with 1001; nothing listens any more
+    server_loop.stop_server(first)  # sockets close with 1001; nothing listens any more
     # two refused attempts (after 1 s, then 2 s); the third is due 4 s later
     expect(ada.connection("retrying").and_(ada.page.locator('[data-attempt="3"]'))).to_be_visible()
     margaret = {"users": [{"id": 7, "display_name": "Margaret"}], "partnerships": [[1, 7]]}
-    start_server(store=demo_store(**margaret), port=first.port)
+    start_server(store=demo_store(**margaret), port=int(first.url.rsplit(":", 1)[1]))
 
     expect(ada.connection("live")).to_be_visible()
     # caught up from initial_state alone: Grace's status died with the old server, and
