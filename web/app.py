@@ -16,7 +16,7 @@ from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from quart_trio import QuartTrio
 
 from . import errors
-from .config import MAX_BODY_BYTES, Settings
+from .config import MAX_BODY_BYTES, ConfigError, Settings
 from .host import EXTENSION_KEY, ServiceHost
 from .openapi import DESCRIPTION, TITLE, OpenAPIDocument, version
 from .rest import api, ops
@@ -26,11 +26,18 @@ from .subscribe import subscribe
 def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL.
 
+    With no settings (the hypercorn CLI imports `create_app()`), they come from
+    `PRESENCE_*` and a setting that cannot work exits 1 with one line: hypercorn itself
+    would print a traceback and exit 0.
+
     Raises:
         ConfigError: a setting that cannot work (a key that is missing or unusable).
     """
     if settings is None:
-        settings = Settings.from_env().with_dev_secret()
+        try:
+            return create_app(Settings.from_env().with_dev_secret(), store=store)
+        except ConfigError as error:
+            raise SystemExit(f"Error: {error}") from None
     if store is None:
         settings.prepare_data_dir()
     host = ServiceHost(settings, store)

@@ -6,8 +6,12 @@ and the shape of `sub`. Whether `sub` names a user in the directory is the secon
 user imported a moment ago gets in).
 
 Algorithm confusion is closed by construction: the token's header must name one of the
-configured algorithms, and the key comes from the family of that algorithm — the HMAC
-secret only ever verifies HS*, the public key only RS*/ES*/PS*. `none` is never accepted.
+configured algorithms, and the key comes from the family of that algorithm (`web.keys`) —
+the HMAC secret only ever verifies HS*, a public key only its own family. `none` is never
+accepted. Claims are checked for shape without trusting their size: a 5,000-digit `sub`
+or an `exp` of 1e400 is a 401 like any other bad token.
+
+`device_key` is the one resolution of the device a request speaks for, REST and WebSocket.
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ class TokenVerifier:
         self.issuer = settings.jwt_issuer
         self.leeway = settings.jwt_leeway
         self._keys = verification_keys(settings)
+        self._options = {
+            "require": ["exp", "sub"],
+            "verify_aud": self.audience is not None,
+            "verify_iss": self.issuer is not None,
+            "verify_sub": False,  # a number is allowed; `_user_id` checks it
+        }
 
     def verify(self, token: str) -> Identity:
         """The identity a token carries.
@@ -70,20 +80,9 @@ class TokenVerifier:
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise AuthError("Token algorithm not accepted")
         try:
-            claims = jwt.decode(
-                token,
-                self._keys[alg],
-                algorithms=[alg],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={
-                    "require": ["exp", "sub"],
-                    "verify_aud": self.audience is not None,
-                    "verify_iss": self.issuer is not None,
-                    "verify_sub": False,  # a number is allowed; checked below
-                },
-            )
+            claims = jwt.decode(token, self._keys[alg], algorithms=[alg],
+                                audience=self.audience, issuer=self.issuer,
+                                leeway=self.leeway, options=self._options)
         except jwt.ExpiredSignatureError:
             raise AuthError("Token has expired") from None
         except jwt.PyJWTError as error:
@@ -158,7 +157,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(service, verifier: TokenVerifier, token: str | None) -> Identity:
-    """A verified identity of a user in the directory, or AuthError."""
+    """A verified identity of a user in the directory.
+
+    Raises:
+        AuthError: no token, a bad one, or a user the directory does not know (after one
+            refresh, so a user imported a moment ago gets in).
+    """
     if token is None:
         raise AuthError("Not authenticated")
     identity = verifier.verify(token)

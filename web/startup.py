@@ -103,28 +103,17 @@ async def serve(settings: Settings, on_listening: Callable[[str], None]) -> None
         StartupError: inside an ExceptionGroup (trio's nurseries), for a failed start.
     """
     from .app import create_app
-    from .server import serve as run_server
 
     try:
         app = create_app(settings)
     except ConfigError as error:
         raise StartupError(str(error)) from None
-    host = host_of(app)
     listener = bind_listener(settings)
     shutdown = trio.Event()
-
-    async def run(task_status=trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            await run_server(app, settings, shutdown, task_status=task_status,
-                             listener=listener)
-        finally:  # normally done by the app's after_serving already; stop is idempotent
-            with trio.CancelScope(shield=True):
-                await host.stop()
-
     async with trio.open_nursery() as nursery:
-        await start_service(host, nursery, settings)
+        await start_service(host_of(app), nursery, settings)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            urls = await nursery.start(run)
+            urls = await nursery.start(_serve_then_stop, app, settings, shutdown, listener)
             # Listening and serving: the point after which start-up may write (SPEC §5).
             on_listening(urls[0])
             async for signum in signals:
@@ -133,6 +122,20 @@ async def serve(settings: Settings, on_listening: Callable[[str], None]) -> None
                 shutdown.set()
                 break
     log.info("stopped")
+
+
+async def _serve_then_stop(app, settings: Settings, shutdown: trio.Event,
+                           listener: socket.socket,
+                           task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """hypercorn on `listener` until `shutdown`; then the service stops, whatever the
+    app's lifespan did (its after_serving normally has; stopping twice is harmless)."""
+    from .server import serve as run_server
+
+    try:
+        await run_server(app, settings, shutdown, task_status=task_status, listener=listener)
+    finally:
+        with trio.CancelScope(shield=True):
+            await host_of(app).stop()
 
 
 def _command() -> str:
