@@ -95,8 +95,9 @@ def serve(**options: object) -> None:
         if failed is None:
             raise
         raise click.ClickException(_first_leaf(failed)) from None
-    except KeyboardInterrupt:  # Ctrl+C before the server was up: nothing was started
-        raise click.ClickException("interrupted during start-up") from None
+    except KeyboardInterrupt:  # Ctrl+C outside the signal receiver: before start, or twice
+        click.echo("interrupted", err=True)
+        sys.exit(130)
 
 
 def _first_leaf(group: BaseException) -> str:
