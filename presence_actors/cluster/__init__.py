@@ -11,9 +11,13 @@ from . import typing_replica, user_replica, user_writes
 from .bus import BusDown, BusEvent, BusStatistics, BusUp, ClusterBus, MemoryBus, MemoryHub, Received
 from .codec import ProtocolError, decode, encode
 from .facts import FactBuffer, Facts, merge_facts
+from .limits import ClusterLimiter, LimiterStatistics, Verdict
 from .node import ClusterNode, ClusterSink, NodeStatistics
 from .node_messages import Delta, Goodbye, Heartbeat, NodeMessage, Snapshot, TransferRequest
+from .ownership import owner_of
 from .protocol import NodeProtocol, Peer, PeerStatus
+from .redis_bus import RedisBus
+from .redis_url import RedisTarget, parse_redis_url
 from .stamp import Stamp
 from .table import ReplicaTable
 from .typing_replica import ConversationReplica, TypingFact
@@ -25,6 +29,7 @@ __all__ = [
     "BusStatistics",
     "BusUp",
     "ClusterBus",
+    "ClusterLimiter",
     "ClusterNode",
     "ClusterSink",
     "ConversationReplica",
@@ -34,6 +39,7 @@ __all__ = [
     "Facts",
     "Goodbye",
     "Heartbeat",
+    "LimiterStatistics",
     "MemoryBus",
     "MemoryHub",
     "NodeMessage",
@@ -43,6 +49,8 @@ __all__ = [
     "PeerStatus",
     "ProtocolError",
     "Received",
+    "RedisBus",
+    "RedisTarget",
     "ReplicaTable",
     "Snapshot",
     "SocketFact",
@@ -50,9 +58,12 @@ __all__ = [
     "TransferRequest",
     "TypingFact",
     "UserReplica",
+    "Verdict",
     "decode",
     "encode",
     "merge_facts",
+    "owner_of",
+    "parse_redis_url",
     "typing_replica",
     "user_replica",
     "user_writes",
