@@ -12,7 +12,7 @@ from .bus import BusDown, BusEvent, BusStatistics, BusUp, ClusterBus, MemoryBus,
 from .codec import ProtocolError, decode, encode
 from .facts import FactBuffer, Facts, merge_facts
 from .limits import ClusterLimiter, LimiterStatistics, Verdict
-from .node import ClusterNode, ClusterSink, NodeStatistics
+from .node import ClusterNode, ClusterSink, NodeStatistics, new_node_id
 from .node_messages import Delta, Goodbye, Heartbeat, NodeMessage, Snapshot, TransferRequest
 from .ownership import owner_of
 from .protocol import NodeProtocol, Peer, PeerStatus
@@ -62,6 +62,7 @@ __all__ = [
     "decode",
     "encode",
     "merge_facts",
+    "new_node_id",
     "owner_of",
     "parse_redis_url",
     "typing_replica",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +37,12 @@ from .protocol import (
 
 log = logging.getLogger("presence.cluster")
 EVENT_BUFFER = 4096  # bus events waiting for the node loop; the bus waits beyond that
+
+
+def new_node_id() -> str:
+    """A node's id: fresh at every start (Phoenix's `vsn`), so a restarted process is a
+    new node and never inherits what its previous run was declared to hold."""
+    return secrets.token_hex(4)
 
 
 class ClusterSink(Protocol):

@@ -155,3 +155,10 @@ def test_own_deltas_are_numbered_from_one():
     assert protocol.delta(Facts()).seq == 1
     assert protocol.delta(Facts()).seq == 2
     assert protocol.snapshot(Facts(), None) == Snapshot("me", 2, None, Facts())
+
+
+def test_node_ids_are_new_at_every_start():
+    from presence_actors.cluster import new_node_id
+
+    ids = {new_node_id() for _ in range(100)}
+    assert len(ids) == 100 and all(len(i) == 8 for i in ids)
