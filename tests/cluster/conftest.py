@@ -51,3 +51,9 @@ async def delete_keys(target: RedisTarget) -> None:
 
 def redis_port(target: RedisTarget) -> int:
     return int(target.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
+def through(target: RedisTarget, port: int) -> RedisTarget:
+    """The same cluster (database, prefix), reached through a proxy listening on `port`."""
+    direct = f":{redis_port(target)}/"
+    return parse_redis_url(target.url.replace(direct, f":{port}/") + f"?prefix={target.prefix}")

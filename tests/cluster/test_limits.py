@@ -11,10 +11,9 @@ import trio
 from presence_actors.cluster import BusDown, BusUp
 from presence_actors.cluster.limits import ClusterLimiter, Verdict
 from presence_actors.cluster.redis_bus import RedisBus
-from presence_actors.cluster.redis_url import parse_redis_url
 from presence_actors.timing import Timing
 
-from .conftest import redis_port
+from .conftest import redis_port, through
 from .proxy import CuttableProxy
 
 TIMING = Timing()
@@ -74,10 +73,7 @@ async def test_a_redis_that_is_down_leaves_the_decision_to_the_node(redis_target
     async with trio.open_nursery() as nursery:
         proxy = CuttableProxy(redis_port(redis_target))
         port = await nursery.start(proxy.run)
-        via = parse_redis_url(
-            redis_target.url.replace(f":{redis_port(redis_target)}/", f":{port}/")
-            + f"?prefix={redis_target.prefix}"
-        )
+        via = through(redis_target, port)
         async with limiters((via, "a"), timeout=0.05) as (limiter,):
             proxy.stall()  # Redis stops answering: each check gives up within its bound
             started = trio.current_time()

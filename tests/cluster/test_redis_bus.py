@@ -11,7 +11,7 @@ from presence_actors.cluster import BusDown, BusUp, Received
 from presence_actors.cluster.redis_bus import RedisBus
 from presence_actors.cluster.redis_url import parse_redis_url
 
-from .conftest import redis_port
+from .conftest import redis_port, through
 from .proxy import CuttableProxy
 
 
@@ -66,8 +66,7 @@ async def test_an_outage_is_reported_and_the_bus_comes_back_by_itself(redis_targ
     async with trio.open_nursery() as nursery:
         proxy = CuttableProxy(redis_port(redis_target))
         port = await nursery.start(proxy.run)
-        via_proxy = parse_redis_url(redis_target.url.replace(
-            f":{redis_port(redis_target)}/", f":{port}/") + f"?prefix={redis_target.prefix}")
+        via_proxy = through(redis_target, port)
         bus = RedisBus(via_proxy, "a", timeout=0.5, backoff=(0.05, 0.2))
         async with running(bus) as events:
             await next_of(events, BusUp)

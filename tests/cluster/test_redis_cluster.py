@@ -11,11 +11,11 @@ import trio
 
 from presence_actors.cluster import ClusterNode, Facts, ReplicaTable, user_replica, user_writes
 from presence_actors.cluster.redis_bus import RedisBus
-from presence_actors.cluster.redis_url import RedisTarget, parse_redis_url
+from presence_actors.cluster.redis_url import RedisTarget
 from presence_actors.model import PresenceStatus
 from presence_actors.timing import Timing
 
-from .conftest import redis_port
+from .conftest import redis_port, through
 from .proxy import CuttableProxy
 
 NODE_TTL = 1.5
@@ -110,10 +110,7 @@ async def test_redis_cut_mid_traffic_then_back_everyone_agrees_within_5_s(redis_
     async with trio.open_nursery() as nursery:
         proxy = CuttableProxy(redis_port(redis_target))
         port = await nursery.start(proxy.run)
-        via = parse_redis_url(
-            redis_target.url.replace(f":{redis_port(redis_target)}/", f":{port}/")
-            + f"?prefix={redis_target.prefix}"
-        )
+        via = through(redis_target, port)
         async with nodes((redis_target, "a"), (redis_target, "b"), (via, "c")) as (a, b, c):
             c.write(3, "connect", "phone")
             await a.table.until(lambda: a.status(3) is ONLINE, 2.0)
