@@ -84,6 +84,13 @@ def main(log_level: str) -> None:
 def serve(**options: object) -> None:
     """Run the service until SIGINT or SIGTERM."""
     settings = _settings(options, demo=True)
+    if settings.workers != 1:
+        from .workers import serve_workers
+
+        try:
+            raise SystemExit(serve_workers(settings))
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
     sources = _sources(options)
     try:
         trio.run(startup.serve, settings,

@@ -70,6 +70,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("startup_timeout", float, "bound on opening the store at start, then exit 1"),
     SettingSpec("demo", bool, "import the demo directory when the directory is empty"),
     SettingSpec("access_log", bool, "write one access log line per request to stderr"),
+    SettingSpec("workers", int, "processes on one port, one cluster node each (> 1 needs Redis)"),
+    SettingSpec("redis_url", str, "join the cluster on this Redis: redis://host:port/db?prefix=NAME"),
+    SettingSpec("node_ttl", float, "a cluster node silent this long is dead"),
 )
 
 DEV_SECRET_FILE = "jwt-secret"
@@ -109,6 +112,17 @@ class Settings:
     startup_timeout: float = 30.0
     demo: bool = False
     access_log: bool = False
+    workers: int = 1
+    redis_url: str | None = None
+    node_ttl: float = 10.0
+    listen_fd: int | None = None  # not a setting: a worker's inherited listening socket
+
+    @property
+    def bind(self) -> str:
+        """What hypercorn binds: host:port, or the socket `serve --workers` handed down."""
+        if self.listen_fd is not None:
+            return f"fd://{self.listen_fd}"
+        return f"{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -30,7 +30,7 @@ hypercorn_patch.install()
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
+    config.bind = [settings.bind]
     config.websocket_ping_interval = settings.ws_ping_interval
     config.read_timeout = settings.dead_peer_timeout
     config.websocket_max_message_size = MAX_FRAME_BYTES
