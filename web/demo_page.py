@@ -23,13 +23,14 @@ from pathlib import Path
 
 import jwt
 from pydantic import BaseModel, ConfigDict
-from quart import Blueprint, Response, abort, current_app, request
+from quart import Blueprint, Response, abort, request
 from quart_schema import hide
 
 from presence_actors import ActorUnavailable, NotFound, format_time
 
 from .config import DEV_SECRET_FILE, Settings
 from .errors import json_response
+from .host import current_host
 from .schemas import PositiveId, parse_body
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -122,7 +123,7 @@ def browser_routes(settings: Settings) -> Blueprint:
 
 
 def _service():
-    service = current_app.extensions["presence"].service
+    service = current_host().service
     if service is None:
         raise ActorUnavailable("starting")
     return service
@@ -141,7 +142,7 @@ async def demo_token() -> Response:
     users = directory.data.users
     if body.user_id not in users:
         raise NotFound(body.user_id)
-    settings: Settings = current_app.extensions["presence"].settings
+    settings = current_host().settings
     token, expires_at = _mint(settings, body.user_id)
     conversations = [
         {"conversation_id": cid, "participants": sorted(directory.participants(cid))}
