@@ -121,13 +121,16 @@ def demo_store(**changes: list) -> MemoryStore:
     return MemoryStore(directory_data(document))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_loop() -> Iterator[ServerLoop]:
     with ServerLoop() as loop:
         yield loop
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is alive, asyncio sees its loop as
+# running on the main thread, and any later test calling asyncio.run() (tests/storage does)
+# would fail. Torn down when pytest leaves tests/browser.
+@pytest.fixture(scope="package")
 def chromium():
     if not os.access(CHROMIUM, os.X_OK):
         message = f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does it)"
