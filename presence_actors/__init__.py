@@ -6,6 +6,7 @@ from .conversation_rules import TypingResult
 from .directory import Directory
 from .errors import ActorUnavailable, NotFound, PresenceError, RateLimited, TooManySockets
 from .fanout import Subscribers
+from .memory_store import MemoryStore
 from .model import (
     PresenceRecord,
     PresenceStatus,
@@ -14,7 +15,7 @@ from .model import (
     parse_time,
 )
 from .outbox import Outbox
-from .ports import DirectoryData, MemoryStore, PresenceStore
+from .ports import DirectoryData, PresenceStore
 from .service import PresenceService, PresenceView, ServiceStatistics, Subscription, open_presence
 from .supervisor import Supervisor
 from .timing import Timing

@@ -80,11 +80,6 @@ class PresenceService:
         """True until shutdown begins (for readiness)."""
         return not self.registry.closing
 
-    @property
-    def clock(self) -> WallClock:
-        """The wall clock every timestamp of this service comes from."""
-        return self.context.clock
-
     # --- directory -----------------------------------------------------------------------
 
     @property

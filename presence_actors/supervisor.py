@@ -1,10 +1,12 @@
 """One-for-one supervision with bounded restart intensity.
 
-Each child runs in the supervisor's nursery inside a restart loop: when it raises, it is
-started again with fresh state (the child rebuilds from the store and the live sessions),
-and nothing else notices. A child that crashes more than `max_restarts` times within
-`period` seconds is given up: its `on_give_up` callback runs and the loop ends, so a
-poisoned actor cannot spin. Cancellation is never caught.
+Each child runs in the supervisor's nursery inside a restart loop: when it raises, the
+same `run(*args)` is called again and nothing else notices. For an actor that means it
+resumes from its last completed step (the actor keeps `last_state`; the message that
+crashed it is dropped and its caller told). A child that crashes more than `max_restarts`
+times within `period` seconds is given up: its `on_give_up` callback runs and the loop
+ends, so a poisoned actor cannot spin. For an actor, the next message then starts a fresh
+one, which rebuilds from the store and the live sessions. Cancellation is never caught.
 """
 
 from __future__ import annotations

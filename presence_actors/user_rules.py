@@ -221,18 +221,6 @@ def set_status(
     expires_at = None if has_socket else now + timing.ttl(status)
     devices[device_id] = Device(status, now, expires_at, status_at=now)
     return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
-    current = devices.get(device_id)
-    previous = max(
-        current.status_at if current is not None and current.status_at is not None else -math.inf,
-        offline_at.pop(device_id, -math.inf),
-    )
-    ready_at = previous + timing.status_min_interval
-    if now < ready_at:
-        raise RateLimited(max(1, math.ceil(ready_at - now)))
-    has_socket = state.sockets.get(device_id, 0) > 0
-    expires_at = None if has_socket else now + timing.ttl(status)
-    devices[device_id] = Device(status, now, expires_at, status_at=now)
-    return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
 
 
 def touch(state: UserState, device_id: str, now: float, timing: Timing) -> UserState:

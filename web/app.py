@@ -90,10 +90,6 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     return app
 
 
-def host_of(app: QuartTrio) -> ServiceHost:
-    return app.extensions["presence"]
-
-
 def _endpoint() -> str:
     from quart import request
 

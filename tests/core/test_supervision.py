@@ -48,8 +48,9 @@ async def test_crashed_user_actor_restarts_and_its_watchers_still_get_updates(au
             service.registry.tell("user", 1, Poison())
             await trio.testing.wait_all_tasks_blocked()
             assert service.statistics().restarts == 1
-            # The restarted actor rebuilt last_seen and the announced status from the board,
-            # so the crash itself pushed nothing, and the next change reaches the watcher.
+            # The restarted actor resumed from its last completed step (status announced,
+            # last_seen kept), so the crash itself pushed nothing, and the next change
+            # reaches the watcher.
             assert len(sub.outbox) == 0
             await service.set_status(1, "phone", ONLINE)
             update = await next_message(sub.outbox)
