@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import RateLimited
 from .messages import Answer, Expire
 from .model import TypingRecord
 from .timing import Timing
+
+if TYPE_CHECKING:  # typing only: the rules import no trio
+    from .mailbox import ReplySlot
 
 # --- state -------------------------------------------------------------------------------
 
@@ -58,7 +61,7 @@ class TypingResult:
 class SetTyping:
     user_id: int
     is_typing: bool
-    reply: Any = None
+    reply: ReplySlot | None = None
 
 
 @dataclass(frozen=True, slots=True)

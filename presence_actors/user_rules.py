@@ -13,12 +13,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import RateLimited
 from .messages import Answer, Expire
 from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
+
+if TYPE_CHECKING:  # typing only: the rules import no trio
+    from .mailbox import ReplySlot
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 DEFAULT_TIMING = Timing()
@@ -79,7 +82,7 @@ def aggregate(devices: Mapping[str, Device]) -> PresenceStatus:
 class SetStatus:
     device_id: str
     status: PresenceStatus
-    reply: Any = None
+    reply: ReplySlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ class Touch:
 @dataclass(frozen=True, slots=True)
 class Connect:
     device_id: str
-    reply: Any = None
+    reply: ReplySlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
