@@ -5,6 +5,9 @@ A device lives while it has an open socket; without one it lives until its
 `expires_at`: last activity + TTL of its status, or, when its last socket closed, the
 disconnect grace (online) or the away TTL (away). The user's status is the highest of
 the live devices; a push happens exactly when that aggregate changes.
+
+Effects say everything the actor changes beyond its state: `Publish` / `Withdraw` the
+board entry reads use, `Persist` to storage, `Push` to watchers, `ClearTyping`, `Answer`.
 """
 
 from __future__ import annotations
@@ -117,8 +120,23 @@ class Push:
 
 
 @dataclass(frozen=True, slots=True)
+class Publish:
+    """Status or last_seen changed: show the record on the board, where reads find a live
+    user without a round trip to its actor."""
+
+    record: PresenceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The actor is gone: take the user off the board (reads fall back to the store)."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Persist:
-    """Status or last_seen changed: hand the snapshot to storage (and the read view)."""
+    """Status or last_seen changed: hand the snapshot to storage."""
 
     record: PresenceRecord
 
@@ -130,7 +148,7 @@ class ClearTyping:
     user_id: int
 
 
-Effect = Push | Persist | Answer | ClearTyping
+Effect = Publish | Withdraw | Persist | Push | ClearTyping | Answer
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -168,17 +186,24 @@ def apply(
 def announce(
     before: UserState, state: UserState, effects: list[Effect]
 ) -> tuple[UserState, list[Effect]]:
-    """Derive Persist / Push / ClearTyping from what changed; replies go last."""
+    """Derive Publish / Persist / Push / ClearTyping from what changed; replies go last."""
     derived: list[Effect] = []
     status = state.status
     if status is not before.status or state.last_seen != before.last_seen:
-        derived.append(Persist(state.record))
+        record = state.record
+        derived += [Publish(record), Persist(record)]
     if status is not state.announced:
         derived.append(Push(state.record))
         if status is OFFLINE:
             derived.append(ClearTyping(state.user_id))
         state = replace(state, announced=status)
     return state, derived + effects
+
+
+def leave(user_id: int) -> list[Effect]:
+    """The actor stops for good (retired idle, or given up): it withdraws its board entry.
+    Its last snapshot was already persisted, so reads then find the same record in storage."""
+    return [Withdraw(user_id)]
 
 
 def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> UserState:

@@ -11,6 +11,7 @@ from presence_actors import (
     DirectoryData,
     MemoryStore,
     NotFound,
+    PresenceRecord,
     PresenceStatus,
     Timing,
     WallClock,
@@ -272,3 +273,40 @@ async def test_an_unchanged_directory_keeps_its_snapshot_and_cache(autojump_cloc
             await trio.sleep(30)
             assert service.directory is not before
             assert service.directory.visible(3) == {3, 4}
+
+
+async def test_a_given_up_conversation_actor_ends_its_indicators_with_pushes(autojump_clock):
+    with trio.fail_after(60):
+        async with running(max_restarts=0) as service, service.subscribe(2, "watcher") as sub:
+            await service.set_typing(1, 10, True)
+            assert (await next_message(sub.outbox))["data"]["is_typing"] is True
+            service.registry.tell("conversation", 10, Poison())
+            await trio.testing.wait_all_tasks_blocked()
+            assert service.statistics().given_up == 1
+            update = await next_message(sub.outbox)
+            assert update["data"] == {"user_id": 1, "conversation_id": 10, "is_typing": False}
+            assert not (await service.presence(2, 1)).is_typing
+            assert service.context.typing.typing_in(1) == frozenset()
+
+
+async def test_a_given_up_user_actor_leaves_the_board_and_reads_use_the_store(autojump_clock):
+    with trio.fail_after(60):
+        async with running(max_restarts=0) as service:
+            await service.set_status(1, "phone", ONLINE)
+            assert 1 in service.context.board
+            service.registry.tell("user", 1, Poison())
+            await trio.testing.wait_all_tasks_blocked()
+            assert 1 not in service.context.board
+            view = await service.presence(2, 1)
+            assert (view.status, view.last_seen) == (PresenceStatus.OFFLINE, T0)
+
+
+async def test_a_retired_user_actor_leaves_the_board(autojump_clock):
+    with trio.fail_after(120):
+        async with running() as service:
+            await service.set_status(1, "phone", ONLINE)
+            await trio.sleep(61)
+            await trio.testing.wait_all_tasks_blocked()
+            assert service.registry.live("user", 1) is None
+            assert 1 not in service.context.board
+            assert service.store.rows[1] == PresenceRecord(1, PresenceStatus.OFFLINE, T0)
