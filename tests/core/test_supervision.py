@@ -8,9 +8,7 @@ import trio.testing
 
 from presence_actors import (
     ActorUnavailable,
-    DirectoryData,
     MemoryStore,
-    NotFound,
     PresenceRecord,
     PresenceStatus,
     Timing,
@@ -127,13 +125,13 @@ async def test_full_mailbox_is_refused_at_once(autojump_clock):
             # No checkpoint in this loop: the actor cannot drain its mailbox meanwhile.
             # One message goes straight to the waiting actor, four fill the mailbox.
             for _ in range(5):
-                await_free_touch(service)
+                tell_touch(service)
             with pytest.raises(ActorUnavailable, match="overloaded"):
-                await_free_touch(service)
+                tell_touch(service)
             assert service.statistics().rejected_busy == 1
 
 
-def await_free_touch(service) -> None:
+def tell_touch(service) -> None:
     from presence_actors.user_rules import Touch
 
     service.registry.tell("user", 1, Touch("phone"))
@@ -195,30 +193,6 @@ async def test_shutdown_stops_every_actor_after_its_queue(autojump_clock):
         )
 
 
-async def test_directory_changes_apply_within_30_seconds(autojump_clock):
-    with trio.fail_after(120):
-        async with running() as service:
-            assert not service.directory.can_see(3, 4)
-            service.store.directory = DirectoryData(
-                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
-            )
-            await trio.sleep(30.5)
-            assert service.directory.can_see(3, 4)
-
-
-async def test_a_denied_lookup_refreshes_the_directory_at_once(autojump_clock):
-    with trio.fail_after(60):
-        async with running() as service:
-            await trio.sleep(2)
-            service.store.directory = DirectoryData(
-                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
-            )
-            view = await service.presence(3, 4)
-            assert view.user_id == 4
-            with pytest.raises(NotFound):
-                await service.presence(3, 1)
-
-
 async def test_supervisor_restarts_one_child_and_leaves_its_sibling_alone(autojump_clock):
     runs = {"crashy": 0, "steady": 0}
     steady_done = trio.Event()
@@ -258,21 +232,6 @@ async def test_a_device_that_expires_inside_its_rate_window_keeps_the_window(aut
             assert limited.value.retry_after == 2
             await trio.sleep(2)
             assert (await service.set_status(1, "phone", ONLINE)).status is ONLINE
-
-
-async def test_an_unchanged_directory_keeps_its_snapshot_and_cache(autojump_clock):
-    with trio.fail_after(120):
-        async with running() as service:
-            before = service.directory
-            assert before.visible(1) == {1, 2, 3}
-            await trio.sleep(31)
-            assert service.directory is before
-            service.store.directory = DirectoryData(
-                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
-            )
-            await trio.sleep(30)
-            assert service.directory is not before
-            assert service.directory.visible(3) == {3, 4}
 
 
 async def test_a_given_up_conversation_actor_ends_its_indicators_with_pushes(autojump_clock):
