@@ -3,6 +3,8 @@ per second) with their real numbers, on the autojump clock."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 import trio.testing
@@ -34,6 +36,14 @@ class CountingStore(MemoryStore):
         return self.directory
 
 
+@asynccontextmanager
+async def counting(**timing):
+    """A service on a `CountingStore`, started at T0: yields (service, store)."""
+    store = CountingStore(DEFAULT_DIRECTORY)
+    async with open_presence(store, Timing(**timing), WallClock(T0)) as service:
+        yield service, store
+
+
 async def test_directory_changes_apply_within_30_seconds(autojump_clock):
     with trio.fail_after(120):
         async with running() as service:
@@ -57,9 +67,8 @@ async def test_a_denied_lookup_refreshes_the_directory_at_once(autojump_clock):
 
 
 async def test_denied_lookups_reload_at_most_once_per_second(autojump_clock):
-    store = CountingStore(DEFAULT_DIRECTORY)
     with trio.fail_after(60):
-        async with open_presence(store, Timing(), WallClock(T0)) as service:
+        async with counting() as (service, store):
             await trio.sleep(5)
             loads = store.loads
             for _ in range(10):  # a stranger, asked for again and again within 0.99 s
@@ -74,21 +83,19 @@ async def test_denied_lookups_reload_at_most_once_per_second(autojump_clock):
 
 
 async def test_the_throttle_is_a_timing_knob(autojump_clock):
-    store = CountingStore(DEFAULT_DIRECTORY)
     with trio.fail_after(60):
-        async with open_presence(store, Timing(directory_min_refresh=0), WallClock(T0)) as svc:
+        async with counting(directory_min_refresh=0) as (service, store):
             loads = store.loads
             for _ in range(3):
                 await trio.sleep(0.001)
                 with pytest.raises(NotFound):
-                    await svc.presence(3, 4)
+                    await service.presence(3, 4)
             assert store.loads == loads + 3
 
 
 async def test_reloads_asked_while_one_runs_use_it(autojump_clock):
-    store = CountingStore(DEFAULT_DIRECTORY)
     with trio.fail_after(60):
-        async with open_presence(store, Timing(), WallClock(T0)) as service:
+        async with counting() as (service, store):
             await trio.sleep(5)
             loads, store.gate = store.loads, trio.Event()
             async with trio.open_nursery() as nursery:
@@ -101,9 +108,8 @@ async def test_reloads_asked_while_one_runs_use_it(autojump_clock):
 
 async def test_forced_reloads_asked_while_one_runs_share_one_more_load(autojump_clock):
     # The load that was running may have begun before the change they were forced for.
-    store = CountingStore(DEFAULT_DIRECTORY)
     with trio.fail_after(60):
-        async with open_presence(store, Timing(), WallClock(T0)) as service:
+        async with counting() as (service, store):
             loads, store.gate = store.loads, trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(service.refresh_directory, True)
@@ -120,9 +126,8 @@ async def test_forced_reloads_asked_while_one_runs_share_one_more_load(autojump_
 async def test_a_forced_refresh_loads_even_at_the_instant_of_the_last_load(autojump_clock):
     # Regression: the forced reload compared times, so on a clock that had not moved since
     # the last load (MockClock; the demo import right after start) it loaded nothing.
-    store = CountingStore(DEFAULT_DIRECTORY)
     with trio.fail_after(60):
-        async with open_presence(store, Timing(), WallClock(T0)) as service:
+        async with counting() as (service, store):
             loads = store.loads
             store.directory = CHANGED
             directory = await service.refresh_directory(force=True)
@@ -131,9 +136,8 @@ async def test_a_forced_refresh_loads_even_at_the_instant_of_the_last_load(autoj
 
 
 async def test_a_lookup_that_is_allowed_loads_nothing(autojump_clock):
-    store = CountingStore(DEFAULT_DIRECTORY)
     with trio.fail_after(60):
-        async with open_presence(store, Timing(), WallClock(T0)) as service:
+        async with counting() as (service, store):
             await trio.sleep(5)
             loads = store.loads
             assert [view.user_id for view in await service.presences(1, [1, 2, 3])] == [1, 2, 3]
