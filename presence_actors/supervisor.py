@@ -58,7 +58,7 @@ class Supervisor:
         args: tuple[Any, ...],
         on_give_up: Callable[[BaseException], None] | None,
     ) -> None:
-        crashes: deque[float] | None = None
+        crashes: deque[float] | None = None  # made on the first crash: most never crash
         self.running += 1
         try:
             while True:
@@ -66,20 +66,11 @@ class Supervisor:
                     await run(*args)
                     return
                 except Exception as exc:
-                    now = trio.current_time()
                     crashes = crashes if crashes is not None else deque()
-                    crashes.append(now)
-                    while crashes and crashes[0] <= now - self._period:
-                        crashes.popleft()
-                    if len(crashes) > self._max_restarts:
+                    if self._too_many(crashes, trio.current_time()):
                         self.given_up += 1
-                        log.error(
-                            "%s crashed %d times in %.0f s; giving up",
-                            name,
-                            len(crashes),
-                            self._period,
-                            exc_info=exc,
-                        )
+                        log.error("%s crashed %d times in %.0f s; giving up",
+                                  name, len(crashes), self._period, exc_info=exc)
                         if on_give_up is not None:
                             on_give_up(exc)
                         return
@@ -90,6 +81,13 @@ class Supervisor:
             if not self.running and self._idle is not None:
                 self._idle.set()
                 self._idle = None
+
+    def _too_many(self, crashes: deque[float], now: float) -> bool:
+        """Count a crash at `now`: True once more than `max_restarts` fall within `period`."""
+        crashes.append(now)
+        while crashes and crashes[0] <= now - self._period:
+            crashes.popleft()
+        return len(crashes) > self._max_restarts
 
     async def wait_idle(self) -> None:
         """Wait until no child is running."""

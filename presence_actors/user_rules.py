@@ -4,10 +4,8 @@ and effects out, `now` (wall-clock epoch seconds) passed in. No trio, no I/O.
 A device lives while it has an open socket; without one it lives until its
 `expires_at`: last activity + TTL of its status, or, when its last socket closed, the
 disconnect grace (online) or the away TTL (away). The user's status is the highest of
-the live devices; a push happens exactly when that aggregate changes.
-
-Effects say everything the actor changes beyond its state: `Publish` / `Withdraw` the
-board entry reads use, `Persist` to storage, `Push` to watchers, `ClearTyping`, `Answer`.
+the live devices; a push happens exactly when that aggregate changes. Everything else the
+actor changes, the board entry reads use included, leaves as an effect.
 """
 
 from __future__ import annotations
@@ -49,14 +47,18 @@ class UserState:
     sockets: Mapping[str, int]  # open sockets per device key (a device may post offline)
     last_seen: float | None
     announced: PresenceStatus  # the aggregate last pushed to watchers
-    # Devices gone (posted offline, or expired) whose rate window is still open, and when
-    # it opened: an offline post is accepted without limit but still opens the window, so
-    # online/offline cannot alternate unlimited; an expiry never shortens a window.
+    # Devices gone (posted offline, or expired) whose rate window is still open, and when it
+    # opened: an offline post opens one too (online/offline cannot flood); expiry keeps it.
     offline_at: Mapping[str, float] = field(default_factory=lambda: NONE)
 
     @property
     def status(self) -> PresenceStatus:
-        return aggregate(self.devices)
+        """The aggregate: the highest status of the live devices; none means offline."""
+        best = OFFLINE
+        for device in self.devices.values():
+            if device.status.rank > best.rank:
+                best = device.status
+        return best
 
     @property
     def record(self) -> PresenceRecord:
@@ -67,15 +69,6 @@ def new_user(
     user_id: int, last_seen: float | None = None, announced: PresenceStatus = OFFLINE
 ) -> UserState:
     return UserState(user_id, NONE, NONE, last_seen, announced)
-
-
-def aggregate(devices: Mapping[str, Device]) -> PresenceStatus:
-    """The highest status of the live devices; none means offline."""
-    best = OFFLINE
-    for device in devices.values():
-        if device.status.rank > best.rank:
-            best = device.status
-    return best
 
 
 # --- messages ----------------------------------------------------------------------------
@@ -121,8 +114,7 @@ class Push:
 
 @dataclass(frozen=True, slots=True)
 class Publish:
-    """Status or last_seen changed: show the record on the board, where reads find a live
-    user without a round trip to its actor."""
+    """Status or last_seen changed: show the record on the board, where reads find it."""
 
     record: PresenceRecord
 
@@ -201,8 +193,7 @@ def announce(
 
 
 def leave(user_id: int) -> list[Effect]:
-    """The actor stops for good (retired idle, or given up): it withdraws its board entry.
-    Its last snapshot was already persisted, so reads then find the same record in storage."""
+    """An actor that stops for good withdraws its board entry (reads find it persisted)."""
     return [Withdraw(user_id)]
 
 
