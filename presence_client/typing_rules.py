@@ -38,6 +38,7 @@ Conversations = Mapping[int, ConversationTyping]
 def keystroke(state: Conversations, conversation_id: int, now: float,
               timing: ClientTiming) -> Conversations:
     """A key was pressed: a `true` is due if the debounce window allows one."""
+    state = _prune(state, now, timing)
     current = state.get(conversation_id, ConversationTyping())
     refresh = now >= current.last_request + timing.typing_min_interval
     want_true = current.want_true or not current.shown or refresh
@@ -49,8 +50,7 @@ def stop(state: Conversations, conversation_id: int) -> Conversations:
     current = state.get(conversation_id)
     if current is None:
         return state
-    if not current.shown:
-        return _without(state, conversation_id)
+    # Not shown: only a pending `true` to cancel; the entry keeps its debounce time.
     return _with(state, conversation_id, replace(current, want_true=False, last_key=-math.inf))
 
 
@@ -73,20 +73,34 @@ def next_request(state: Conversations, timing: ClientTiming) -> tuple[float, Sen
 
 
 def sent(state: Conversations, request: SendTyping, now: float) -> Conversations:
-    """The request went out (whatever the answer: typing is never retried)."""
+    """The request went out (whatever the answer: typing is never retried).
+
+    After a `false` the conversation keeps only its last request time, so a new keystroke
+    still waits out the debounce; `keystroke` prunes such entries once it has passed.
+    """
     current = state.get(request.conversation_id)
     if current is None:
         return state
-    if not request.is_typing and not current.want_true:
-        return _without(state, request.conversation_id)
     return _with(state, request.conversation_id,
-                 replace(current, shown=request.is_typing, want_true=not request.is_typing,
+                 replace(current, shown=request.is_typing,
+                         want_true=current.want_true and not request.is_typing,
                          last_request=now))
 
 
 def drop(state: Conversations, conversation_id: int) -> Conversations:
     """The server refused typing there (404): forget it; a later keystroke starts over."""
     return _without(state, conversation_id)
+
+
+def _prune(state: Conversations, now: float, timing: ClientTiming) -> Conversations:
+    """Drop conversations with nothing shown, nothing wanted and the debounce passed."""
+
+    def keep(c: ConversationTyping) -> bool:
+        return c.shown or c.want_true or now < c.last_request + timing.typing_min_interval
+
+    if all(keep(c) for c in state.values()):
+        return state
+    return MappingProxyType({k: c for k, c in state.items() if keep(c)})
 
 
 def _with(state: Conversations, conversation_id: int,
