@@ -21,6 +21,9 @@ class Session(Protocol):
     def network_back(self) -> None:
         """A call succeeded: updates held for want of a network may go now."""
 
+    def socket_lost(self) -> None:
+        """The socket that kept the device alive dropped: heartbeat now, not in 30 s."""
+
 
 class Wakeup:
     """A reusable poke: `set()` from sync code, `wait_until(deadline)` in the loop."""

@@ -71,9 +71,8 @@ class PresenceManager:
         self._nursery = nursery
         self._status = StatusSender(self.api, self.timing, self)
         self._typing = TypingReporter(self.api, self.timing, self)
-        self._transport = transport
+        self.transport = transport
         self._push: PushChannel | None = None
-        self._push_scope: trio.CancelScope | None = None
 
     # -- what the loops read and report (the `Session` protocol) --
 
@@ -92,6 +91,11 @@ class PresenceManager:
 
     def network_back(self) -> None:
         self._status.network_back()
+
+    def socket_lost(self) -> None:
+        # Without it, a device whose socket drops would outlive only the server's
+        # disconnect grace (10 s) before the next heartbeat (up to 30 s) and flap offline.
+        self._status.beat_now()
 
     # -- the app's calls --
 
@@ -199,27 +203,20 @@ class PresenceManager:
         """Start or stop what 'foreground and logged in' means: heartbeat and socket."""
         live = self.app_state is AppState.FOREGROUND and self.token is not None
         self._status.heartbeat(live)
-        if live and self._push_scope is None:
-            self._push_scope = trio.CancelScope()
-            self._push = PushChannel(self._transport, self.view, self.timing, self,
+        if live and self._push is None:
+            self._push = PushChannel(self.transport, self.view, self.timing, self,
                                      self.device_id)
-            self._nursery.start_soon(self._run_push, self._push, self._push_scope)
-        elif not live and self._push_scope is not None:
-            self._push_scope.cancel()
-            self._push_scope = None
+            self._nursery.start_soon(self._push.run)
+        elif not live and self._push is not None:
+            self._push.stop()
+            self._push = None
 
     def _restart_push(self) -> None:
         """A new token: reconnect with it (the old socket would close with 4401 at its exp)."""
-        if self._push_scope is not None:
-            self._push_scope.cancel()
-            self._push_scope = None
+        if self._push is not None:
+            self._push.stop()
+            self._push = None
         self._sync()
-
-    async def _run_push(self, push: PushChannel, scope: trio.CancelScope) -> None:
-        with scope:
-            await push.run()
-        if self._push_scope is scope:
-            self._push_scope = None
 
     def _check_open(self) -> None:
         if self.app_state is AppState.TERMINATED:

@@ -13,7 +13,7 @@ from trio_websocket import (
     ConnectionRejected,
     HandshakeError,
     WebSocketConnection,
-    open_websocket_url,
+    connect_websocket_url,
 )
 
 from .transport import HttpResponse, SocketClosed, TransportError, UpgradeRejected
@@ -55,30 +55,74 @@ class NetworkTransport:
     async def open_websocket(
         self, path: str, *, headers: Mapping[str, str]
     ) -> AsyncIterator[NetworkSocket]:
-        """Connect; closes (1000) on exit, also when cancelled.
+        """Connect; leaving closes with 1000 (bounded by `timeout`), a cancellation at once.
 
-        Raises: UpgradeRejected (an HTTP answer), TransportError (no answer).
+        The connection's reader task runs in a nursery of ours, not trio-websocket's:
+        its reader can crash on a close handshake that races a server ping (a Pong it
+        may not send in LOCAL_CLOSING, python-trio/trio-websocket#184). Such a failure
+        ends this socket as a `TransportError`, never as a stray `Cancelled` in the
+        caller's nursery.
+
+        Raises: UpgradeRejected (an HTTP answer), TransportError (no answer, or the
+        connection failed under the caller).
         """
         url = "ws" + self.base_url.removeprefix("http") + path
         extra = [(k.encode(), v.encode()) for k, v in headers.items()]
+        mine: BaseException | None = None  # a connect failure, or the caller's own exception
+        closing = False
         try:
-            async with open_websocket_url(
-                url, extra_headers=extra, connect_timeout=self.timeout,
-                disconnect_timeout=self.timeout,
-            ) as connection:
+            async with trio.open_nursery() as nursery:
+                try:
+                    connection = await self._connect(nursery, url, extra)
+                except BaseException as error:
+                    mine = error
+                    nursery.cancel_scope.cancel()
+                    raise
                 try:
                     yield NetworkSocket(connection)
+                except BaseException as error:
+                    mine = error
+                    raise
                 finally:
-                    # Shielded: a socket closed because the app went to the background
-                    # (a cancellation) still says goodbye with 1000, within the timeout.
-                    with trio.CancelScope(shield=True), trio.move_on_after(self.timeout):
+                    closing = mine is None
+                    with trio.move_on_after(self.timeout):
                         await connection.aclose()
-        except ConnectionRejected as error:
-            pairs = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in error.headers)
-            raise UpgradeRejected(error.status_code, _lower(pairs),
-                                  _json_or_none(error.body)) from None
-        except (HandshakeError, OSError) as error:
-            raise TransportError(f"connect {url}: {error!r}") from error
+                    nursery.cancel_scope.cancel()  # the reader task goes with the socket
+        except BaseExceptionGroup as group:
+            _reraise(group, mine, closing)
+
+    async def _connect(self, nursery: trio.Nursery, url: str,
+                       extra: list[tuple[bytes, bytes]]) -> WebSocketConnection:
+        try:
+            with trio.fail_after(self.timeout):
+                return await connect_websocket_url(nursery, url, extra_headers=extra,
+                                                   message_queue_size=64)
+        except (ConnectionRejected, HandshakeError, OSError, trio.TooSlowError) as error:
+            raise _connect_error(error) from None
+
+
+def _connect_error(error: BaseException) -> TransportError:
+    if isinstance(error, ConnectionRejected):
+        pairs = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in error.headers)
+        return UpgradeRejected(error.status_code, _lower(pairs), _json_or_none(error.body))
+    return TransportError(f"WebSocket failed: {error!r}")
+
+
+def _reraise(group: BaseExceptionGroup, mine: BaseException | None, closing: bool) -> None:
+    """Raise what the caller should see from the socket's nursery, as itself.
+
+    A connect failure or the caller's own exception (a cancellation from outside too)
+    wins. A failure of the reader task — which also reads the handshake answer, so it is
+    the one that sees a rejection — becomes UpgradeRejected or TransportError, and nothing
+    once the caller had finished with the socket.
+    """
+    if mine is not None and any(e is mine for e in group.exceptions):
+        raise mine
+    for error in group.exceptions:
+        if isinstance(error, trio.Cancelled):
+            raise error
+    if not closing:
+        raise _connect_error(group.exceptions[0]) from group
 
 
 class NetworkSocket:

@@ -1,7 +1,7 @@
 """The WebSocket push channel: connect, keep the view in sync, reconnect with backoff.
 
-Runs while the app is in the foreground and logged in (the manager cancels it on
-`background()`, which closes the socket with 1000). Reconnects wait
+Runs while the app is in the foreground and logged in; `background()` stops it, which
+closes the socket with 1000. Reconnects wait
 `min(reconnect_max, reconnect_base * 2^attempt)` (the seed's 1, 2, 4, 8, 16, 16 s); a
 connection that stayed up `healthy_after` seconds resets the count, so a server that
 accepts and drops at once is not hammered. A silent socket is probed with a `ping`
@@ -48,19 +48,29 @@ class PushChannel:
         self.session = session
         self.path = f"/api/presence/subscribe?device_id={device_id}"
         self.connected = False
+        self.stopped = False
+        self._waiting = trio.CancelScope()  # around connects and backoff waits
+        self._reading: trio.CancelScope | None = None  # around reading an open socket
+
+    def stop(self) -> None:
+        """End the channel: a socket closes with 1000 (its reader still running), a connect
+        or a backoff wait is abandoned. `terminate()` cancels instead: nothing is said."""
+        self.stopped = True
+        (self._reading or self._waiting).cancel()
 
     async def run(self) -> None:
-        """Connect and reconnect until cancelled or the session ends."""
+        """Connect and reconnect until stopped, cancelled, or the session ends."""
         attempt = 0
-        while True:
-            ended = await self._connect_once()
-            if ended.stop:
-                return
-            attempt = 0 if ended.healthy else attempt
-            delay = max(self.timing.reconnect_delay(attempt), ended.retry_after)
-            attempt += 1
-            self.view.publish([ConnectionChanged(False, delay)])
-            await trio.sleep(delay)
+        with self._waiting:
+            while True:
+                ended = await self._connect_once()
+                if ended.stop or self.stopped:
+                    return
+                attempt = 0 if ended.healthy else attempt
+                delay = max(self.timing.reconnect_delay(attempt), ended.retry_after)
+                attempt += 1
+                self.view.publish([ConnectionChanged(False, delay)])
+                await trio.sleep(delay)
 
     async def _connect_once(self) -> Ended:
         token = self.session.token
@@ -69,9 +79,15 @@ class PushChannel:
         headers = {"Authorization": f"Bearer {token}"}
         try:
             async with self.transport.open_websocket(self.path, headers=headers) as ws:
+                self._reading = trio.CancelScope()
                 try:
-                    return await self._receive(ws)
+                    with self._reading:
+                        return await self._receive(ws)
+                    return Ended(stop=True)  # stopped: leave the block, which closes
                 finally:
+                    self._reading = None
+                    if self.connected and not self.stopped:
+                        self.session.socket_lost()
                     self.connected = False
         except TransportError as error:
             return self._rejected(error)

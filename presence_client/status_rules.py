@@ -86,6 +86,13 @@ def heartbeat(state: StatusState, now: float, timing: ClientTiming, on: bool) ->
     return replace(state, heartbeat_at=now + timing.heartbeat_interval)
 
 
+def beat_now(state: StatusState, now: float) -> StatusState:
+    """The socket dropped: the next heartbeat is due now (the rate limit still applies)."""
+    if state.heartbeat_at is None:
+        return state
+    return replace(state, heartbeat_at=min(state.heartbeat_at, now))
+
+
 def forget(state: StatusState) -> StatusState:
     """Logout: nothing is queued, nothing beats; the rate window still holds."""
     return StatusState(not_before=state.not_before)

@@ -34,6 +34,10 @@ class StatusSender:
         self.state = rules.heartbeat(self.state, trio.current_time(), self.timing, on)
         self._wakeup.set()
 
+    def beat_now(self) -> None:
+        self.state = rules.beat_now(self.state, trio.current_time())
+        self._wakeup.set()
+
     def network_back(self) -> None:
         if self.state.held:
             self.state = rules.network_back(self.state)

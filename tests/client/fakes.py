@@ -81,6 +81,7 @@ class FakeTransport:
     refuse_upgrade: HttpResponse | None = None  # answer upgrades with this instead
     initial_state: dict | None = field(default_factory=lambda: EMPTY_STATE)
     auto_pong: bool = True
+    latency: float = 0.0  # seconds before each answer
     close_at_once: int | None = None  # close every socket with this code right after syncing
     calls: list[Call] = field(default_factory=list)
     connects: list[float] = field(default_factory=list)  # every attempt, failed or not
@@ -92,6 +93,7 @@ class FakeTransport:
         self.calls.append(call)
         if not self.network:
             raise TransportError("network down")
+        await trio.sleep(self.latency)
         return self.respond(call)
 
     @asynccontextmanager

@@ -111,3 +111,30 @@ async def test_nothing_is_sent_before_login(autojump_clock, transport):
         manager.update_status("away")
         await trio.sleep(100)
         assert transport.calls == [] and transport.connects == []
+
+
+async def test_a_dropped_socket_hands_the_keepalive_back_to_the_heartbeat(autojump_clock,
+                                                                          transport):
+    """The socket kept the device alive; once it drops the server allows only its
+    disconnect grace (10 s), so the heartbeat goes at once rather than at 30 s."""
+    t0 = trio.current_time()
+    transport.network = True
+    async with manager_on(transport) as manager:
+        manager.foreground()
+        await trio.sleep(12)
+        transport.network = False  # reconnects fail from now on
+        transport.sockets[0].close(1006)
+        await trio.sleep(1)
+        assert since(t0, transport.statuses()) == [(0, "online"), (12, "online")]
+
+
+async def test_background_while_the_online_post_is_in_flight(autojump_clock, transport):
+    """Regression: the away asked for during the online request must still go out."""
+    t0 = trio.current_time()
+    transport.latency = 1.0
+    async with manager_on(transport) as manager:
+        manager.foreground()
+        await trio.sleep(0.5)
+        manager.background()
+        await trio.sleep(30)
+        assert since(t0, transport.statuses()) == [(0, "online"), (6, "away")]
