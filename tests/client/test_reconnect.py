@@ -98,3 +98,17 @@ async def test_connection_events_and_resync(autojump_clock, transport):
         await trio.sleep(2)
         assert events == [ConnectionChanged(True), ViewSynced(0),
                           ConnectionChanged(False, 1.0), ConnectionChanged(True), ViewSynced(0)]
+
+
+async def test_a_malformed_frame_is_skipped_and_the_socket_kept(autojump_clock, transport):
+    async with manager_on(transport) as manager:
+        manager.foreground()
+        await wait_all_tasks_blocked()
+        socket = transport.sockets[0]
+        socket._send.send_nowait("not json")
+        socket.push({"type": "presence_update", "data": {"user_id": 2}})
+        socket.push({"type": "presence_update",
+                     "data": {"user_id": 2, "status": "away", "last_seen": None}})
+        await wait_all_tasks_blocked()
+        assert manager.connected and len(transport.connects) == 1
+        assert manager.view.presence(2).status.value == "away"
