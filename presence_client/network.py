@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json as jsonlib
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import trio
@@ -13,7 +15,7 @@ from trio_websocket import (
     ConnectionRejected,
     HandshakeError,
     WebSocketConnection,
-    connect_websocket_url,
+    wrap_client_stream,
 )
 
 from .transport import HttpResponse, SocketClosed, TransportError, UpgradeRejected
@@ -66,14 +68,14 @@ class NetworkTransport:
         Raises: UpgradeRejected (an HTTP answer), TransportError (no answer, or the
         connection failed under the caller).
         """
-        url = "ws" + self.base_url.removeprefix("http") + path
         extra = [(k.encode(), v.encode()) for k, v in headers.items()]
         mine: BaseException | None = None  # a connect failure, or the caller's own exception
         closing = False
+        streams: list[trio.abc.Stream] = []  # ours to close, however the connect ended
         try:
             async with trio.open_nursery() as nursery:
                 try:
-                    connection = await self._connect(nursery, url, extra)
+                    connection = await self._connect(nursery, path, extra, streams)
                 except BaseException as error:
                     mine = error
                     nursery.cancel_scope.cancel()
@@ -90,13 +92,29 @@ class NetworkTransport:
                     nursery.cancel_scope.cancel()  # the reader task goes with the socket
         except BaseExceptionGroup as group:
             _reraise(group, mine, closing)
+        finally:
+            # A connect cancelled mid-handshake (terminate) leaves no connection object to
+            # close, and the server would keep the half-open socket, and the user online.
+            for stream in streams:
+                await trio.aclose_forcefully(stream)
 
-    async def _connect(self, nursery: trio.Nursery, url: str,
-                       extra: list[tuple[bytes, bytes]]) -> WebSocketConnection:
+    async def _connect(self, nursery: trio.Nursery, path: str, extra: list[tuple[bytes, bytes]],
+                       streams: list[trio.abc.Stream]) -> WebSocketConnection:
+        url = urlsplit(self.base_url)
+        secure = url.scheme == "https"
+        port = url.port or (443 if secure else 80)
         try:
             with trio.fail_after(self.timeout):
-                return await connect_websocket_url(nursery, url, extra_headers=extra,
-                                                   message_queue_size=64)
+                if secure:
+                    stream = await trio.open_ssl_over_tcp_stream(
+                        url.hostname, port, ssl_context=ssl.create_default_context(),
+                        https_compatible=True)
+                else:
+                    stream = await trio.open_tcp_stream(url.hostname, port)
+                streams.append(stream)
+                host = url.hostname if url.port is None else f"{url.hostname}:{port}"
+                return await wrap_client_stream(nursery, stream, host, path,
+                                                extra_headers=extra, message_queue_size=64)
         except (ConnectionRejected, HandshakeError, OSError, trio.TooSlowError) as error:
             raise _connect_error(error) from None
 

@@ -21,7 +21,7 @@ class Lines:
         self.stream, self.buffer, self.seen = stream, b"", []
 
     async def until(self, predicate, timeout: float = 15.0) -> str:
-        with trio.fail_after(timeout):
+        with trio.move_on_after(timeout):
             while True:
                 while b"\n" in self.buffer:
                     line, self.buffer = self.buffer.split(b"\n", 1)
@@ -31,6 +31,7 @@ class Lines:
                 chunk = await self.stream.receive_some(4096)
                 assert chunk, f"the watcher exited; it printed {self.seen}"
                 self.buffer += chunk
+        raise AssertionError(f"no such line in {timeout} s; the watcher printed {self.seen}")
 
 
 def watch(url: str, token: str) -> list[str]:

@@ -79,3 +79,34 @@ async def test_requests_upgrades_and_refusals():
                 raise AssertionError("a stopped server accepted a socket")
         except TransportError:
             pass
+
+
+async def test_a_connect_cancelled_mid_handshake_closes_its_tcp_connection():
+    """Regression: terminate() during a connect left the half-open socket to the server,
+    which kept the user online until its dead-peer timeout."""
+    request_seen, closed = trio.Event(), trio.Event()
+
+    async def never_answers(stream: trio.SocketStream) -> None:
+        await stream.receive_some(4096)  # the upgrade request; no answer, ever
+        request_seen.set()
+        with trio.fail_after(10):
+            while await stream.receive_some(4096):
+                pass
+        closed.set()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(trio.serve_tcp, never_answers, 0)
+        port = listeners[0].socket.getsockname()[1]
+        transport = NetworkTransport(f"http://127.0.0.1:{port}")
+
+        async def connect() -> None:
+            async with transport.open_websocket("/x", headers={}):
+                raise AssertionError("the server never answered")
+
+        async with transport, trio.open_nursery() as client:
+            client.start_soon(connect)
+            await request_seen.wait()
+            client.cancel_scope.cancel()
+        with trio.fail_after(5):
+            await closed.wait()
+        nursery.cancel_scope.cancel()
