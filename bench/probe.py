@@ -14,18 +14,19 @@ clock the load processes stamp sends and receptions with), one CSV line per even
 `cpu` is the trio thread's own CPU time over the same span (`time.thread_time`): on a
 shared machine a 400 ms pass may hold 15 ms of work and 385 ms of waiting for the core,
 and only the first is the server's doing.
-- `directory,t,seconds,forced`: every `PresenceService.refresh_directory` (wall time,
-  including the wait for the store).
+- `directory,t,seconds,forced`: every directory reload (`DirectoryCache.refresh`, or
+  `PresenceService.refresh_directory` in older trees; wall time, including the wait for
+  the store).
 - `second,t,busy-seconds,ticks,heap,active,cpu,wait,gc0-seconds,gc0-count,gc0-cpu`: once
   a second, the run loop's busy time and passes, the deadline heap's length and live
   entries, the trio thread's seconds on a CPU and seconds runnable but waiting for one
   (other tenants of the core), and the gen-0 collections of that second.
 
-Two switches turn a suspect off for an experiment, without touching the service's code:
-`BENCH_GC_THRESHOLD=a,b,c` replaces the thresholds the service sets after start-up, and
-`BENCH_DIRECTORY_REFRESH=0` stops the periodic directory reload (a denied lookup still
-reloads). Each writes an `experiment,...` line. (Hypercorn's pings are switched off with the
-service's own setting, `PRESENCE_WS_PING_INTERVAL`.)
+One switch turns a suspect off for an experiment, without touching the service's code:
+`BENCH_GC_THRESHOLD=a,b,c` replaces the thresholds the service sets after start-up (an
+`experiment,...` line says so). Hypercorn's pings and the periodic directory reload are
+switched off with the service's own settings (`PRESENCE_WS_PING_INTERVAL`,
+`PRESENCE_DIRECTORY_REFRESH`, set to a large number).
 
 The reaches into trio and the service are by name, checked, and skipped (with a
 `missing,...` line) when a name is gone, so a refactor of the service cannot break the run.
@@ -52,8 +53,8 @@ def install(path: str) -> None:
     _patch_trio(float(os.environ.get("BENCH_PROBE_TICK", "0.02")),
                 os.environ.get("BENCH_PROBE_STEPS") == "1")
     _patch_directory()
-    _experiments(os.environ.get("BENCH_GC_THRESHOLD"),
-                 os.environ.get("BENCH_DIRECTORY_REFRESH") == "0")
+    if os.environ.get("BENCH_GC_THRESHOLD"):
+        _after_startup_gc(tuple(int(x) for x in os.environ["BENCH_GC_THRESHOLD"].split(",")))
     thread = threading.Thread(target=_flusher, args=(out,), name="bench-probe", daemon=True)
     thread.start()
     atexit.register(_flush, out)
@@ -161,19 +162,25 @@ def _patch_trio(tick_bound: float, steps: bool) -> None:
 
 
 def _patch_directory() -> None:
-    try:
-        from presence_actors import service
-    except Exception:  # the probe must never stop the server
-        _emit("missing", time.monotonic(), 0.0, "presence_actors.service")
-        return
-    cls = getattr(service, "PresenceService", None)
-    refresh = getattr(cls, "refresh_directory", None)
-    if refresh is None:
-        _emit("missing", time.monotonic(), 0.0, "PresenceService.refresh_directory")
-        return
+    """Stamp every directory reload, wherever this tree keeps it."""
+    for module_name, class_name, method in (
+        ("presence_actors.directory_cache", "DirectoryCache", "refresh"),
+        ("presence_actors.service", "PresenceService", "refresh_directory"),
+    ):
+        try:
+            module = __import__(module_name, fromlist=[class_name])
+        except Exception:  # the probe must never stop the server
+            continue
+        cls = getattr(module, class_name, None)
+        if cls is not None and hasattr(cls, method):
+            setattr(cls, method, _stamped(getattr(cls, method)))
+            return
+    _emit("missing", time.monotonic(), 0.0, "the directory reload")
 
+
+def _stamped(refresh):
     @functools.wraps(refresh)
-    async def refresh_directory(self, *args, **kwargs):
+    async def stamped(self, *args, **kwargs):
         started = time.monotonic()
         try:
             return await refresh(self, *args, **kwargs)
@@ -181,22 +188,7 @@ def _patch_directory() -> None:
             forced = bool(kwargs.get("force", args[0] if args else False))
             _emit("directory", started, time.monotonic() - started, int(forced))
 
-    cls.refresh_directory = refresh_directory
-
-
-def _experiments(thresholds: str | None, no_refresh: bool) -> None:
-    if thresholds:
-        _after_startup_gc(tuple(int(x) for x in thresholds.split(",")))
-    if no_refresh:
-        from presence_actors import service
-
-        async def keep_directory_fresh(self) -> None:
-            import trio
-
-            await trio.sleep_forever()
-
-        service.PresenceService.keep_directory_fresh = keep_directory_fresh
-        _emit("experiment", time.monotonic(), 0.0, "no periodic directory refresh")
+    return stamped
 
 
 def _after_startup_gc(thresholds: tuple[int, ...]) -> None:

@@ -51,6 +51,7 @@ def finish(process: subprocess.Popen | None, out: Path, top: int = 25) -> str:
 # Where a sample's CPU goes, first match from the top of this list (a substring of any frame).
 AREAS = (
     ("directory refresh", "refresh_directory"),
+    ("directory refresh", "directory_cache"),
     ("storage", "storage/"),
     ("socket writes (fan-out)", "_writer"),
     ("socket reads (client frames)", "_reader"),
