@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     machine.raise_nofile()
     machine.pin(machine.LOAD_CORE)
+    lock = None if args.quick else machine.exclusive_bench()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="presence-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     scale = Scale.quick_scale() if args.quick else Scale()
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         report.write(out, text)
     if args.json is not None:
         report.write(args.json, json.dumps([r.__dict__ for r in rows], default=str, indent=1))
+    if lock is not None:
+        lock.close()  # the next full run may start
     return 0 if all(not r.data.get("crashed") for r in rows) else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import importlib.metadata
 import os
 import platform
@@ -56,6 +57,24 @@ def schedstat(pid: int | str = "self", tid: int | None = None) -> tuple[float, f
         on_cpu, waiting, _ = stat.read().split()
         return int(on_cpu) / 1e9, int(waiting) / 1e9
     return 0.0, 0.0
+
+
+LOCK = "/tmp/presence-bench.lock"
+
+
+def exclusive_bench(path: str = LOCK):
+    """Hold a machine-wide lock for a full run, so two benches never share the cores.
+
+    Every copy of this harness pins its server to core 0; two full runs at once measure
+    each other. A second run waits (and says so) instead. The lock dies with the process.
+    """
+    handle = open(path, "a")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"another full bench holds {path}; waiting for it", flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
 
 
 def cpu_model() -> str:
