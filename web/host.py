@@ -32,7 +32,8 @@ log = logging.getLogger("web")
 class ServiceHost:
     """What the handlers share: the service, the token verifier, metrics, and sockets."""
 
-    def __init__(self, settings: Settings, store=None) -> None:
+    def __init__(self, settings: Settings, store=None, clock: WallClock | None = None,
+                 freeze_heap: bool = True) -> None:
         self.settings = settings
         self.verifier = TokenVerifier(settings)  # a ConfigError here stops create_app
         self.metrics = WebMetrics()
@@ -41,6 +42,8 @@ class ServiceHost:
         self.sessions: set = set()  # open SocketSessions, closed directly on drain
         self.sockets = 0
         self._given_store = store
+        self._given_clock = clock
+        self._freeze_heap = freeze_heap
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self._scope: trio.CancelScope | None = None
@@ -48,12 +51,13 @@ class ServiceHost:
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.service = await nursery.start(self._run)
-        freeze_startup_heap()
+        if self._freeze_heap:
+            freeze_startup_heap()
         self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
 
     async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        self.wall = WallClock()
+        self.wall = self._given_clock or WallClock()
         try:
             with trio.CancelScope() as self._scope:
                 async with AsyncExitStack() as stack:
