@@ -72,7 +72,7 @@ async def test_tell_during_shutdown_says_so_and_is_not_counted_as_busy(autojump_
 
 
 async def test_next_deadline_is_the_earliest_any_live_actor_waits_for(autojump_clock):
-    with trio.fail_after(60):
+    with trio.fail_after(120):
         async with running() as service:
             registry = service.registry
             assert registry.next_deadline() is None
