@@ -128,18 +128,3 @@ def test_settings_carry_every_timing_the_app_has():
     assert kit_settings(timing).timing() == timing
     with pytest.raises(ValueError, match="max_restarts"):
         kit_settings(Timing(max_restarts=0))
-
-
-async def test_token_times_are_checked_on_the_services_clock(presence_factory):
-    # The kit's clock says 2024: a token valid then passes, though the machine's clock
-    # says it expired long ago, and it expires when the service's clock says so.
-    presence = await presence_factory(jwt_leeway=10)
-    token = presence.token(1, ttl=600)
-    socket = await presence.client(1, token=token).subscribe()
-    await presence.advance(609.9)
-    assert not socket.closed
-    await presence.advance(0.1)
-    assert socket.close_code == 4401
-    with pytest.raises(ApiError) as expired:
-        await presence.client(1, token=token).set_status("online")
-    assert (expired.value.status, expired.value.detail) == (401, "Token has expired")
