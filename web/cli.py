@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import click
@@ -187,13 +188,18 @@ def directory() -> None:
 
 @directory.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True,
+              help="make the directory exactly FILE: remove every user, partnership, circle "
+                   "and conversation it does not name (one transaction)")
 @_settings_options(_STORE_OPTIONS)
-def directory_import(file: Path, **options: object) -> None:
-    """Upsert what FILE names; a malformed file is rejected whole."""
+def directory_import(file: Path, replace: bool, **options: object) -> None:
+    """Upsert what FILE names (or with --replace, become FILE); a malformed file is
+    rejected whole and nothing changes."""
     import storage
 
-    counts = _run_store(storage.import_directory_file, _store_url(options), file)
-    click.echo("imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    url = _store_url(options)
+    counts = _run_store(partial(storage.import_directory_file, replace=replace), url, file)
+    click.echo(storage.describe_import(counts))
 
 
 @directory.command("export")
