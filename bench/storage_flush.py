@@ -7,9 +7,9 @@ writes the same stream of snapshots (every user's status changing in turn) four 
 
 - store: `Store.persist` + the storage actor, flushing batches of 500 (end to end);
 - batch upsert: the storage backend's one-statement upsert, 500 snapshots per call;
-- per snapshot, bridged: one INSERT ... ON CONFLICT per snapshot, each its own
-  trio -> asyncio crossing (what a naive trio actor would do);
-- per snapshot, in asyncio: the same statements in a loop inside one crossing (the best a
+- per snapshot, bridged: one INSERT ... ON CONFLICT per snapshot, each its own hand-off
+  from trio to the database thread (what a naive trio actor would do);
+- per snapshot, in asyncio: the same statements in a loop inside one hand-off (the best a
   per-row design could do).
 """
 
@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 import asyncpg
 import trio
-import trio_asyncio
 
 from presence_actors.model import PresenceRecord, PresenceStatus
 from storage import StoreOptions, open_store
@@ -51,8 +50,8 @@ def snapshots(count: int, start: float) -> list[PresenceRecord]:
 
 
 async def via_store(url: str, records: list[PresenceRecord]) -> float:
-    options = StoreOptions(flush_interval=3600.0, health_interval=3600.0)
-    async with open_store(url, options=options, mark_offline_on_start=False) as store:
+    options = StoreOptions(flush_interval=3600.0, health_interval=3600.0, max_batch=BATCH)
+    async with open_store(url, options=options) as store:
         started = time.perf_counter()
         for i in range(0, len(records), BATCH):
             for record in records[i : i + BATCH]:
@@ -70,31 +69,29 @@ async def via_batches(backend, records: list[PresenceRecord]) -> float:
     return time.perf_counter() - started
 
 
-async def per_row_bridged(pool, loop, records: list[PresenceRecord]) -> float:
-    async def one(r: PresenceRecord) -> None:
-        async with pool.acquire() as conn:
-            await conn.execute(ONE_ROW, r.user_id, r.status.value, to_naive_utc(r.last_seen))
+async def per_row_bridged(backend, records: list[PresenceRecord]) -> float:
+    async def one(conn, r: PresenceRecord) -> None:
+        await conn.execute(ONE_ROW, r.user_id, r.status.value, to_naive_utc(r.last_seen))
 
     started = time.perf_counter()
     for r in records:
-        await trio_asyncio.aio_as_trio(one, loop=loop)(r)
+        await backend._run(one, r)
     return time.perf_counter() - started
 
 
-async def per_row_in_asyncio(pool, loop, records: list[PresenceRecord]) -> float:
-    async def all_rows() -> None:
-        async with pool.acquire() as conn:
-            for r in records:
-                await conn.execute(ONE_ROW, r.user_id, r.status.value, to_naive_utc(r.last_seen))
+async def per_row_in_asyncio(backend, records: list[PresenceRecord]) -> float:
+    async def all_rows(conn) -> None:
+        for r in records:
+            await conn.execute(ONE_ROW, r.user_id, r.status.value, to_naive_utc(r.last_seen))
 
     started = time.perf_counter()
-    await trio_asyncio.aio_as_trio(all_rows, loop=loop)()
+    await backend._run(all_rows)
     return time.perf_counter() - started
 
 
 async def measure(url: str, count: int) -> list[tuple[str, int, float]]:
     users = {"users": [{"id": i, "display_name": f"u{i}"} for i in range(1, USERS + 1)]}
-    async with open_store(url, mark_offline_on_start=False) as store:
+    async with open_store(url) as store:
         await store.import_directory(users)
     results = [
         ("store (persist + actor, 500/flush)", count, await via_store(url, snapshots(count, 1.7e9)))
@@ -107,20 +104,19 @@ async def measure(url: str, count: int) -> list[tuple[str, int, float]]:
                 await via_batches(backend, snapshots(count, 1.8e9)),
             )
         )
-        pool, loop = backend._pool, backend._loop
         few = max(count // 5, 1000)  # per-row is slow: time fewer and report the rate
         results.append(
             (
                 "one INSERT per snapshot, bridged",
                 few,
-                await per_row_bridged(pool, loop, snapshots(few, 1.9e9)),
+                await per_row_bridged(backend, snapshots(few, 1.9e9)),
             )
         )
         results.append(
             (
                 "one INSERT per snapshot, in asyncio",
                 few,
-                await per_row_in_asyncio(pool, loop, snapshots(few, 2.0e9)),
+                await per_row_in_asyncio(backend, snapshots(few, 2.0e9)),
             )
         )
     return results
