@@ -14,11 +14,11 @@ import logging
 
 import trio
 
-from presence_actors.mailbox import Mailbox
+from presence_actors.mailbox import Mailbox, ReplySlot
 
 from . import flush_rules as rules
 from .backend import Backend, BackendOpener
-from .errors import describe
+from .errors import StoreUnavailable, describe
 from .flush_rules import Flush, FlushState, Health, Ping, Stop, WaitUntil
 from .options import StoreOptions
 from .requests import RequestServer
@@ -65,8 +65,8 @@ class StorageActor:
         self._state: FlushState = rules.opened(trio.current_time(), options)
         self._counters = Counters()
         self._doorbell = trio.Event()
-        self._write_lock = trio.Lock()  # one batch in flight at a time
-        self._write_started: float | None = None
+        self._write_started: float | None = None  # the loop's write in flight, if any
+        self._flush_waiters: list[ReplySlot] = []  # Store.flush() callers
         self.mailbox: Mailbox = Mailbox(MAILBOX_SIZE)
         self.requests = RequestServer(self, backend, buffer)
 
@@ -80,6 +80,22 @@ class StorageActor:
         """Refuse new requests; write what is pending within `close_deadline`, then stop."""
         self.mailbox.close()
         self.report(rules.closing(self._state, trio.current_time(), self._options))
+
+    def flush_all(self) -> ReplySlot:
+        """A slot set once everything pending now is written, failed if a write fails
+        first. The loop does the writing (it is the only writer), at once."""
+        slot = ReplySlot()
+        if not len(self._buffer.pending) and self._write_started is None:
+            slot.set(None)
+        else:
+            self._flush_waiters.append(slot)
+            self.wake()
+        return slot
+
+    def forget_flush(self, slot: ReplySlot) -> None:
+        """The caller stopped waiting (its deadline passed)."""
+        if slot in self._flush_waiters:
+            self._flush_waiters.remove(slot)
 
     def ready(self) -> bool:
         now = trio.current_time()
@@ -124,14 +140,15 @@ class StorageActor:
     async def flush_loop(self) -> None:
         while True:
             now = trio.current_time()
-            step = rules.next_step(self._state, self._buffer.backlog(), now, self._options)
+            backlog = self._buffer.backlog(awaited=bool(self._flush_waiters))
+            step = rules.next_step(self._state, backlog, now, self._options)
             match step:
                 case WaitUntil(time=time):
                     with trio.move_on_at(time):
                         await self._doorbell.wait()
                     self._doorbell = trio.Event()
                 case Flush(deadline=deadline):
-                    await self.write_batch(deadline)
+                    await self._write_batch(deadline)
                 case Ping(deadline=deadline):
                     await self._ping(deadline)
                 case Stop():
@@ -145,40 +162,51 @@ class StorageActor:
             assert self._state.close_by is not None
             scope.deadline = self._state.close_by + 1.0  # the policy stops first; a safety net
             await self.flush_loop()
+        self._settle_flush_waiters(StoreUnavailable("the store closed before writing it all"))
         lost = self._buffer.close()  # persist() now counts what it is handed as lost
         if lost:
             log.error("storage: closed with %d snapshots unwritten", lost)
 
-    async def write_batch(self, deadline: float) -> bool:
-        """Write the oldest pending snapshots; False if that failed (they stay pending)."""
-        async with self._write_lock:
-            batch = self._buffer.pending.take(self._options.max_batch)
-            started = self._write_started = trio.current_time()
-            try:
-                with trio.fail_at(deadline):
-                    done = await self._backend.upsert(batch) if batch else None
-            except Exception as exc:
-                self._buffer.pending.failed()
-                self._counters.failed_flushes += 1
-                self.failed(exc, f"flush of {len(batch)}")
-                self.report(rules.flush_failed(self._state, trio.current_time(), self._options))
-                return False
-            except BaseException:
-                self._buffer.pending.failed()  # cancelled mid-write: writing it again is harmless
-                raise
-            finally:
-                self._write_started = None
-            now = trio.current_time()
-            if done is not None:
-                self._buffer.committed(done.written)
-                c = self._counters
-                c.flushes += 1
-                c.flushed_rows += len(done.written)
-                c.dropped_rows += len(done.unknown)
-                c.stale_rows += len(batch) - len(done.written) - len(done.unknown)
-                c.last_flush_seconds = now - started
-            self.report(rules.flushed(self._state, now, self._options))
-            return True
+    async def _write_batch(self, deadline: float) -> None:
+        """Write the oldest pending snapshots; on failure they stay pending, first in line."""
+        options, pending = self._options, self._buffer.pending
+        batch = pending.take(options.max_flush)
+        started = self._write_started = trio.current_time()
+        try:
+            with trio.fail_at(deadline):
+                done = await self._backend.upsert(batch, options.max_batch) if batch else None
+        except Exception as exc:
+            pending.failed()
+            self._counters.failed_flushes += 1
+            self.failed(exc, f"flush of {len(batch)}")
+            self.report(rules.flush_failed(self._state, trio.current_time(), options))
+            self._settle_flush_waiters(StoreUnavailable(f"flush failed: {describe(exc)}"))
+            return
+        except BaseException:
+            pending.failed()  # cancelled mid-write: writing it again is harmless
+            raise
+        finally:
+            self._write_started = None
+        now = trio.current_time()
+        if done is not None:
+            self._buffer.committed(done.written)
+            c = self._counters
+            c.flushes += 1
+            c.flushed_rows += len(done.written)
+            c.dropped_rows += len(done.unknown)
+            c.stale_rows += len(batch) - len(done.written) - len(done.unknown)
+            c.last_flush_seconds = now - started
+        self.report(rules.flushed(self._state, now, options))
+        if not len(pending):
+            self._settle_flush_waiters(None)
+
+    def _settle_flush_waiters(self, error: StoreUnavailable | None) -> None:
+        waiters, self._flush_waiters = self._flush_waiters, []
+        for slot in waiters:
+            if error is None:
+                slot.set(None)
+            else:
+                slot.fail(error)
 
     async def _ping(self, deadline: float) -> None:
         try:

@@ -52,8 +52,9 @@ class Backend(Protocol):
         and never those of `except_users`.
         """
 
-    async def upsert(self, batch: Sequence[PresenceRecord]) -> Upserted:
-        """Write a batch (one user at most once) in one statement.
+    async def upsert(self, batch: Sequence[PresenceRecord], per_statement: int) -> Upserted:
+        """Write a batch (one user at most once) in one transaction, `per_statement` rows
+        per statement.
 
         Never moves `last_seen` backwards: a snapshot older than the stored row is skipped.
         Snapshots of users missing from `users` are skipped, never an error.

@@ -33,10 +33,12 @@ class Health(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Backlog:
-    """What waits to be written: how many snapshots, and since when the oldest (trio time)."""
+    """What waits to be written: how many snapshots, since when the oldest (trio time), and
+    whether someone waits for it to be written (`Store.flush`)."""
 
     count: int = 0
     oldest: float = 0.0
+    awaited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,8 @@ class FlushState:
 
 @dataclass(frozen=True, slots=True)
 class Flush:
-    """Write the oldest `max_batch` pending snapshots in one statement, by `deadline`."""
+    """Write the oldest `max_flush` pending snapshots (statements of `max_batch`, one
+    transaction), by `deadline`."""
 
     deadline: float
 
@@ -92,6 +95,8 @@ def next_step(state: FlushState, backlog: Backlog, now: float, options: StoreOpt
     """The one thing to do now, or when to look again."""
     if state.close_by is not None:
         return _closing_step(state, backlog, now, options)
+    if backlog.awaited and backlog.count:  # asked for: now, whatever the interval or backoff
+        return Flush(now + options.operation_timeout)
     match state.health:
         case Health.SUSPECT:
             return Ping(now + options.read_timeout)

@@ -11,7 +11,9 @@ class StoreOptions:
 
     flush_interval: float = 1.0  # no snapshot waits longer than this to be written
     flush_threshold: int = 500  # pending snapshots that trigger a flush at once
-    max_batch: int = 1000  # most snapshots written by one statement
+    max_batch: int = 5000  # most snapshots written by one statement
+    max_flush: int = 50_000  # most snapshots one flush writes (statements of max_batch, one
+    # transaction, one hand-off to the database: under load, fewer flushes drain more)
     backoff_base: float = 1.0  # first retry delay after a failed flush
     backoff_cap: float = 30.0  # longest retry delay
     close_deadline: float = 10.0  # graceful close: time allowed to flush what is pending

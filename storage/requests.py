@@ -188,7 +188,8 @@ class RequestServer:
         return value
 
     async def _flush(self, deadline: float) -> None:
-        pending = self._buffer.pending
-        while len(pending) or pending.in_flight:
-            if not await self._actor.write_batch(deadline):
-                raise StoreUnavailable(f"flush failed: {self._actor.statistics().last_error}")
+        slot = self._actor.flush_all()
+        with trio.move_on_at(deadline):
+            return await slot.wait()
+        self._actor.forget_flush(slot)
+        raise StoreUnavailable("the flush did not finish by its deadline")

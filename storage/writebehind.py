@@ -200,9 +200,11 @@ class WriteBehind:
                 known[uid] = row
         return known
 
-    def backlog(self) -> Backlog:
+    def backlog(self, awaited: bool = False) -> Backlog:
         oldest = self.pending.oldest_pending()
-        return Backlog(len(self.pending), oldest) if oldest is not None else Backlog()
+        if oldest is None:
+            return Backlog(awaited=awaited)
+        return Backlog(len(self.pending), oldest, awaited)
 
     def lag(self, now: float) -> float:
         """Age of the oldest change not yet in the database (0 when everything is written)."""

@@ -67,9 +67,10 @@ class MemoryBackend:
             db.write(PresenceRecord(r.user_id, PresenceStatus.OFFLINE, r.last_seen))
         return len(stale)
 
-    async def upsert(self, batch: Sequence[PresenceRecord]) -> Upserted:
+    async def upsert(self, batch: Sequence[PresenceRecord], per_statement: int) -> Upserted:
         if self._trace is not None:
-            self._trace(_UPSERT)
+            for _ in range(0, len(batch), per_statement):
+                self._trace(_UPSERT)
         db = self.db
         known = [r for r in batch if r.user_id in db.users]
         written = []

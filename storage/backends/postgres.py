@@ -51,14 +51,17 @@ class PostgresBackend:
         )
         return int(status.split()[-1])
 
-    async def upsert(self, batch: Sequence[PresenceRecord]) -> Upserted:
-        ids = [r.user_id for r in batch]
-        statuses = [r.status.value for r in batch]
-        seen = [to_naive_utc(r.last_seen) for r in batch]
-        known, written = await self._run(
-            lambda conn: conn.fetchrow(sql.UPSERT, ids, statuses, seen)
-        )
-        return Upserted(frozenset(written), frozenset(ids) - frozenset(known))
+    async def upsert(self, batch: Sequence[PresenceRecord], per_statement: int) -> Upserted:
+        chunks = [
+            (
+                [r.user_id for r in part],
+                [r.status.value for r in part],
+                [to_naive_utc(r.last_seen) for r in part],
+            )
+            for part in (batch[i : i + per_statement] for i in range(0, len(batch), per_statement))
+        ]
+        known, written = await self._run(sql.upsert, chunks)
+        return Upserted(frozenset(written), frozenset(r.user_id for r in batch) - known)
 
     async def fetch_presence(self, user_ids: Sequence[int]) -> list[PresenceRecord]:
         rows = await self._run(lambda conn: conn.fetch(sql.FETCH, list(user_ids)))

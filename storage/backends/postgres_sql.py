@@ -56,6 +56,22 @@ FROM conversations c LEFT JOIN conversation_participants p ON p.conversation_id 
 GROUP BY c.id"""
 
 
+async def upsert(conn: asyncpg.Connection, chunks: list[tuple]) -> tuple[frozenset, list]:
+    """Each (ids, statuses, last_seens) chunk is one UPSERT statement, all in one
+    transaction; the users known and the users written."""
+    if len(chunks) == 1:  # one statement is a transaction already: no BEGIN/COMMIT trips
+        known, written = await conn.fetchrow(UPSERT, *chunks[0])
+        return frozenset(known), written
+    known_all: set[int] = set()
+    written_all: list[int] = []
+    async with conn.transaction():
+        for ids, statuses, seen in chunks:
+            known, written = await conn.fetchrow(UPSERT, ids, statuses, seen)
+            known_all.update(known)
+            written_all += written
+    return frozenset(known_all), written_all
+
+
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)

@@ -55,15 +55,16 @@ class SQLiteBackend:
         args = (keep, self._opened_at)
         return await self._write(lambda c: c.execute(sql.MARK_OFFLINE, args).rowcount)
 
-    async def upsert(self, batch: Sequence[PresenceRecord]) -> Upserted:
-        payload = json.dumps(
-            [[r.user_id, r.status.value, to_sqlite_text(r.last_seen)] for r in batch]
-        )
+    async def upsert(self, batch: Sequence[PresenceRecord], per_statement: int) -> Upserted:
+        payloads = [
+            json.dumps(
+                [[r.user_id, r.status.value, to_sqlite_text(r.last_seen)] for r in part]
+            )
+            for part in (batch[i : i + per_statement] for i in range(0, len(batch), per_statement))
+        ]
 
         def write(conn: sqlite3.Connection) -> Upserted:
-            unknown = frozenset(row[0] for row in conn.execute(sql.UNKNOWN, (payload,)))
-            written = frozenset(row[0] for row in conn.execute(sql.UPSERT, (payload,)))
-            return Upserted(written, unknown)
+            return sql.in_transaction(conn, lambda: sql.upsert(conn, payloads))
 
         return await self._write(write)
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from presence_actors.ports import DirectoryData
 
+from ..backend import Upserted
 from ..directory_file import DirectoryImport, first_unknown
 from ..schema import CREATE_MIGRATIONS_TABLE, missing
 
@@ -54,6 +55,16 @@ def in_transaction(conn: sqlite3.Connection, fn: Callable[[], T], begin: str = "
         raise
     conn.execute("COMMIT")
     return result
+
+
+def upsert(conn: sqlite3.Connection, payloads: list[str]) -> Upserted:
+    """Each JSON payload is one UPSERT statement (the caller holds a transaction)."""
+    unknown: set[int] = set()
+    written: set[int] = set()
+    for payload in payloads:
+        unknown.update(row[0] for row in conn.execute(UNKNOWN, (payload,)))
+        written.update(row[0] for row in conn.execute(UPSERT, (payload,)))
+    return Upserted(frozenset(written), frozenset(unknown))
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:

@@ -150,7 +150,7 @@ class FlakyBackend(MemoryBackend):
         if self.down:
             raise ConnectionError("database is down")
 
-    async def upsert(self, batch):
+    async def upsert(self, batch, per_statement):
         self.attempts.append(trio.current_time())
         self.entered.set()
         if self.gate is not None:
@@ -158,7 +158,7 @@ class FlakyBackend(MemoryBackend):
         await self._fault()
         if self.refusing:
             raise RuntimeError("could not obtain lock on user_presence")
-        return await super().upsert(batch)
+        return await super().upsert(batch, per_statement)
 
     async def ping(self):
         self.pings.append(trio.current_time())
