@@ -5,6 +5,7 @@ memory backend, with SPEC §9's own numbers and in no wall time: test_timing.py)
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 import time
@@ -52,46 +53,50 @@ class Users:
             self.expected[uid] = (status, self.clock)
 
 
+@asynccontextmanager
+async def behind_a_proxy(postgres_url: str, options: StoreOptions):
+    """A store on Postgres through a `TCPProxy`, 300 users imported, 200 changes written;
+    yields the store, the users' changes, the proxy and the nursery that serves it."""
+    proxy = TCPProxy()
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(proxy.serve)
+        async with open_store(with_port(postgres_url, port), options=options) as store:
+            await store.import_directory(directory(301))
+            users = Users(store, 300)
+            users.change(200)
+            await store.flush()
+            yield store, users, proxy, nursery
+        proxy.stop()
+
+
 @pytest.mark.postgres
 async def test_postgres_outage_behind_a_proxy_loses_nothing(postgres_url):
-    proxy = TCPProxy()
     with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(proxy.serve)
-            async with open_store(with_port(postgres_url, port), options=FAST) as store:
-                await store.import_directory(directory(300))
-                users = Users(store, 300)
-                users.change(200)
-                await store.flush()
-                proxy.stop()
-                await proxy.stopped.wait()
-                for _ in range(20):  # statuses keep changing during the outage
-                    users.change(50)
-                    await trio.sleep(0.01)
-                await wait_until(lambda: not store.ready())
-                users.change(500)
-                assert store.statistics().pending > 0
-                await nursery.start(proxy.serve)  # the database comes back on the same port
-                await wait_until(lambda: store.ready() and store.statistics().pending == 0, 30)
-                users.change(100)
+        async with behind_a_proxy(postgres_url, FAST) as (store, users, proxy, nursery):
             proxy.stop()
+            await proxy.stopped.wait()
+            for _ in range(20):  # statuses keep changing during the outage
+                users.change(50)
+                await trio.sleep(0.01)
+            await wait_until(lambda: not store.ready())
+            users.change(500)
+            assert store.statistics().pending > 0
+            await nursery.start(proxy.serve)  # the database comes back on the same port
+            await wait_until(lambda: store.ready() and store.statistics().pending == 0, 30)
+            users.change(100)
         assert store.statistics().failed_flushes >= 1
         assert_same_rows(await rows_in_database(postgres_url), users.expected)
 
 
 # Short deadlines so the blackhole test takes seconds: what is checked is that each wait
 # ends at its own deadline, not at the end of the outage.
-BLACKHOLE = StoreOptions(
-    flush_interval=0.05,
+BLACKHOLE = dataclasses.replace(
+    FAST,
     operation_timeout=2.0,
     read_timeout=0.5,
     stall_timeout=1.0,
     probe_interval=0.2,
-    health_interval=0.2,
     connect_timeout=1.0,
-    backoff_base=0.05,
-    backoff_cap=0.2,
-    close_deadline=5.0,
 )
 
 
@@ -100,44 +105,37 @@ async def test_postgres_blackhole_every_wait_ends_at_its_deadline(postgres_url):
     """Regression (reliability audit, Postgres blackhole): with TCP up and nothing
     answering, the flush in flight hung for the whole outage, readiness stayed up, reads
     waited up to 16 s, and after the database came back readiness waited out the backoff."""
-    proxy, opts = TCPProxy(), BLACKHOLE
+    opts = BLACKHOLE
     with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(proxy.serve)
-            async with open_store(with_port(postgres_url, port), options=opts) as store:
-                await store.import_directory(directory(301))
-                users = Users(store, 300)
-                users.change(200)
-                await store.flush()
-                known = await store.load_directory()
-                version = await store.load_directory_version()
-                proxy.freeze()
-                frozen = trio.current_time()
-                users.change(100)  # the next interval flush goes into the blackhole
-                await wait_until(lambda: not store.ready(), opts.stall_timeout + 2)
-                assert trio.current_time() - frozen < opts.stall_timeout + 1.0
-                for read, answer in (
-                    (store.load_presence([301]), {}),  # never seen: the database is mute
-                    (store.load_directory(), known),
-                    (store.load_directory_version(), version),
-                ):
-                    started = trio.current_time()
-                    assert await read == answer
-                    assert trio.current_time() - started < opts.read_timeout + 0.5
-                # The write in flight failed at its own deadline, long before the thaw.
-                await wait_until(lambda: store.statistics().failed_flushes >= 1, 5)
-                assert trio.current_time() - frozen < opts.operation_timeout + 1.5
-                assert store.statistics().timeouts >= 1
-                for _ in range(10):  # statuses keep changing during the outage
-                    users.change(20)
-                    await trio.sleep(0.2)
-                assert store.statistics().health is Health.DOWN
-                proxy.thaw()
-                thawed = trio.current_time()
-                await wait_until(lambda: store.ready() and store.statistics().pending == 0, 20)
-                assert trio.current_time() - thawed < 3.0  # within seconds, not a backoff
-                users.change(50)
-            proxy.stop()
+        async with behind_a_proxy(postgres_url, opts) as (store, users, proxy, _):
+            known = await store.load_directory()
+            version = await store.load_directory_version()
+            proxy.freeze()
+            frozen = trio.current_time()
+            users.change(100)  # the next interval flush goes into the blackhole
+            await wait_until(lambda: not store.ready(), opts.stall_timeout + 2)
+            assert trio.current_time() - frozen < opts.stall_timeout + 1.0
+            for read, answer in (
+                (store.load_presence([301]), {}),  # never seen: the database is mute
+                (store.load_directory(), known),
+                (store.load_directory_version(), version),
+            ):
+                started = trio.current_time()
+                assert await read == answer
+                assert trio.current_time() - started < opts.read_timeout + 0.5
+            # The write in flight failed at its own deadline, long before the thaw.
+            await wait_until(lambda: store.statistics().failed_flushes >= 1, 5)
+            assert trio.current_time() - frozen < opts.operation_timeout + 1.5
+            assert store.statistics().timeouts >= 1
+            for _ in range(10):  # statuses keep changing during the outage
+                users.change(20)
+                await trio.sleep(0.2)
+            assert store.statistics().health is Health.DOWN
+            proxy.thaw()
+            thawed = trio.current_time()
+            await wait_until(lambda: store.ready() and store.statistics().pending == 0, 20)
+            assert trio.current_time() - thawed < 3.0  # within seconds, not a backoff
+            users.change(50)
     assert_same_rows(await rows_in_database(postgres_url), users.expected)
 
 
