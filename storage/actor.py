@@ -106,27 +106,8 @@ class StorageActor:
         return self._state.health
 
     def statistics(self) -> StoreStatistics:
-        c, buffer, now = self._counters, self._buffer, trio.current_time()
-        started = self._write_started
-        return StoreStatistics(
-            pending=len(buffer.pending),
-            lag_seconds=buffer.lag(now),
-            flushes=c.flushes,
-            flushed_rows=c.flushed_rows,
-            dropped_rows=c.dropped_rows,
-            stale_rows=c.stale_rows,
-            rejected=buffer.rejected,
-            failed_flushes=c.failed_flushes,
-            timeouts=c.timeouts,
-            consecutive_failures=self._state.failures,
-            last_flush_seconds=c.last_flush_seconds,
-            stall_seconds=0.0 if started is None else now - started,
-            last_error=c.last_error,
-            ready=self.ready(),
-            health=self._state.health,
-            lost_on_close=buffer.lost_on_close,
-            degraded_reads=c.degraded_reads,
-        )
+        started, now = self._write_started, trio.current_time()
+        return self._counters.snapshot(self._buffer, self._state, started, self.ready(), now)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -190,12 +171,7 @@ class StorageActor:
         now = trio.current_time()
         if done is not None:
             self._buffer.committed(done.written)
-            c = self._counters
-            c.flushes += 1
-            c.flushed_rows += len(done.written)
-            c.dropped_rows += len(done.unknown)
-            c.stale_rows += len(batch) - len(done.written) - len(done.unknown)
-            c.last_flush_seconds = now - started
+            self._counters.flushed(len(batch), done, now - started)
         self.report(rules.flushed(self._state, now, options))
         if not len(pending):
             self._settle_flush_waiters(None)

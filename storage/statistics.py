@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .flush_rules import Health
+from .backend import Upserted
+from .flush_rules import FlushState, Health
+from .writebehind import WriteBehind
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,39 @@ class Counters:
     last_flush_seconds: float | None = None
     last_error: str | None = None
     degraded_reads: int = 0
+
+    def flushed(self, batch_size: int, done: Upserted, seconds: float) -> None:
+        self.flushes += 1
+        self.flushed_rows += len(done.written)
+        self.dropped_rows += len(done.unknown)
+        self.stale_rows += batch_size - len(done.written) - len(done.unknown)
+        self.last_flush_seconds = seconds
+
+    def snapshot(
+        self,
+        buffer: WriteBehind,
+        state: FlushState,
+        write_started: float | None,
+        ready: bool,
+        now: float,
+    ) -> StoreStatistics:
+        """The frozen statistics, with the buffer's and the policy's share."""
+        return StoreStatistics(
+            pending=len(buffer.pending),
+            lag_seconds=buffer.lag(now),
+            flushes=self.flushes,
+            flushed_rows=self.flushed_rows,
+            dropped_rows=self.dropped_rows,
+            stale_rows=self.stale_rows,
+            rejected=buffer.rejected,
+            failed_flushes=self.failed_flushes,
+            timeouts=self.timeouts,
+            consecutive_failures=state.failures,
+            last_flush_seconds=self.last_flush_seconds,
+            stall_seconds=0.0 if write_started is None else now - write_started,
+            last_error=self.last_error,
+            ready=ready,
+            health=state.health,
+            lost_on_close=buffer.lost_on_close,
+            degraded_reads=self.degraded_reads,
+        )

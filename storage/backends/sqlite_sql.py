@@ -135,12 +135,7 @@ def _upsert(conn: sqlite3.Connection, doc: DirectoryImport, check_references: bo
         [(uid,) for uid, name in doc.users if name is None],
     )
     if check_references:
-        # Checked after the users are written, so a bad reference rolls real writes back.
-        ids = json.dumps(sorted({uid for _, uid in doc.references}))
-        sql = "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))"
-        error = first_unknown(doc, {r[0] for r in conn.execute(sql, (ids,))})
-        if error is not None:
-            raise error
+        _check_references(conn, doc)
     conn.executemany(
         "INSERT INTO partnerships (user_a, user_b) VALUES (?, ?) ON CONFLICT DO NOTHING",
         doc.partnerships,
@@ -156,6 +151,15 @@ def _upsert(conn: sqlite3.Connection, doc: DirectoryImport, check_references: bo
         [(cid,) for cid, _ in doc.conversations],
     )
     _replace_groups(conn, "conversation_participants", "conversation_id", doc.conversations)
+
+
+def _check_references(conn: sqlite3.Connection, doc: DirectoryImport) -> None:
+    """Checked after the users are written, so a bad reference rolls real writes back."""
+    ids = json.dumps(sorted({uid for _, uid in doc.references}))
+    sql = "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))"
+    error = first_unknown(doc, {r[0] for r in conn.execute(sql, (ids,))})
+    if error is not None:
+        raise error
 
 
 def _replace_groups(conn: sqlite3.Connection, table: str, key: str, groups: Sequence) -> None:
