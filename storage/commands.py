@@ -52,12 +52,15 @@ async def import_directory_file(
     return counts | {f"removed_{key}": n for key, n in removed.items()}
 
 
-def describe_import(counts: dict[str, int]) -> str:
-    """What an import did, for the operator: `imported 2 users, 1 partnerships, ...`, or
-    `replaced the directory: 2 users, ...; removed 3 users, ...`."""
+def describe_import(counts: dict[str, int], where: str | None = None) -> str:
+    """What an import did, for the operator: `imported 2 users, 1 partnerships, ... [into
+    URL]`, or `replaced the directory [of URL]: 2 users, ...; removed 3 users, ...`."""
     named = ", ".join(f"{n} {key}" for key, n in counts.items() if not key.startswith("removed_"))
     removed = ", ".join(f"{n} {key[8:]}" for key, n in counts.items() if key.startswith("removed_"))
-    return f"replaced the directory: {named}; removed {removed}" if removed else f"imported {named}"
+    if not removed:
+        return f"imported {named}" + (f" into {where}" if where else "")
+    of = f" of {where}" if where else ""
+    return f"replaced the directory{of}: {named}; removed {removed}"
 
 
 async def export_directory(url: str) -> dict:

@@ -131,3 +131,18 @@ def freeze_startup_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+EXTENSION_KEY = "presence"  # app.extensions[EXTENSION_KEY] is the app's ServiceHost
+
+
+def host_of(app) -> ServiceHost:
+    """The ServiceHost `create_app` attached to `app`: the one way web/ reaches it."""
+    return app.extensions[EXTENSION_KEY]
+
+
+def current_host() -> ServiceHost:
+    """The ServiceHost of the app serving the current request or WebSocket."""
+    from quart import current_app
+
+    return host_of(current_app)

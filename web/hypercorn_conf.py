@@ -19,4 +19,5 @@ graceful_timeout = _config.graceful_timeout
 write_timeout = _config.write_timeout  # not a hypercorn setting: web.hypercorn_patch reads it
 accesslog = "-" if _config.accesslog is not None else None
 errorlog = "-"
+logger_class = _config.logger_class  # one access line per request (web.access_log)
 worker_class = "trio"

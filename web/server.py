@@ -13,6 +13,7 @@ hypercorn stops listening; the app's `after_serving` then stops the actors and f
 from __future__ import annotations
 
 import logging
+import socket
 from functools import partial
 
 import hypercorn.trio
@@ -20,14 +21,16 @@ import trio
 from hypercorn.config import Config
 
 from . import hypercorn_patch
+from .access_log import AccessLogger
 from .config import MAX_FRAME_BYTES, Settings
+from .host import host_of
 
 hypercorn_patch.install()
 
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
+    config.bind = [settings.bind]
     config.websocket_ping_interval = settings.ws_ping_interval
     config.read_timeout = settings.dead_peer_timeout
     config.websocket_max_message_size = MAX_FRAME_BYTES
@@ -35,21 +38,29 @@ def hypercorn_config(settings: Settings) -> Config:
     config.write_timeout = settings.write_timeout  # read by web.hypercorn_patch
     # Through the logging module (one handler, configured by the CLI), not straight to stderr.
     config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
+    config.logger_class = AccessLogger  # one access line per request, see web.access_log
     config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 
 async def serve(
-    app, settings: Settings, shutdown: trio.Event, task_status=trio.TASK_STATUS_IGNORED
+    app, settings: Settings, shutdown: trio.Event, task_status=trio.TASK_STATUS_IGNORED,
+    listener: socket.socket | None = None,
 ) -> None:
-    """Serve until `shutdown` is set; `task_status.started(urls)` once listening."""
-    host = app.extensions["presence"]
+    """Serve until `shutdown` is set; `task_status.started(urls)` once listening.
+
+    `listener`: a socket already bound to host:port (`web.startup.bind_listener`), which
+    hypercorn then owns; without it hypercorn binds host:port itself.
+    """
+    host = host_of(app)
 
     async def trigger() -> None:
         await shutdown.wait()
         await host.drain()
 
     config = hypercorn_config(settings)
+    if listener is not None:
+        config.bind = [f"fd://{listener.detach()}"]
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(
             partial(hypercorn.trio.serve, app, config, shutdown_trigger=trigger)

@@ -7,13 +7,14 @@ checked token gets the upgrade, and the first frame is always `initial_state`.
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, websocket
+from quart import Blueprint, Response, websocket
 
 from presence_actors import TooManySockets
 
-from .auth import AuthError, authenticate, bearer_token, valid_device_id
+from .auth import AuthError, authenticate, bearer_token, device_key
 from .errors import error_response, rate_limited, unauthorized, unavailable
-from .schemas import device_issue
+from .host import current_host
+from .schemas import RequestInvalid
 from .session import SocketSession
 
 subscribe = Blueprint("subscribe", __name__)
@@ -25,19 +26,9 @@ def _token() -> str | None:
     )
 
 
-def _device_id(session_id: str | None) -> str | None:
-    """The device key (header, query, `sid`, "default"); None when it is malformed."""
-    for value in (websocket.headers.get("X-Device-ID"), websocket.args.get("device_id")):
-        if value is not None:
-            return value if valid_device_id(value) else None
-    if session_id is not None and valid_device_id(session_id):
-        return session_id
-    return "default"
-
-
 @subscribe.websocket("/api/presence/subscribe")
 async def subscribe_presence() -> Response | None:
-    host = current_app.extensions["presence"]
+    host = current_host()
     service = host.service
     if service is None or host.draining.is_set():
         return unavailable("Server is shutting down")
@@ -46,9 +37,11 @@ async def subscribe_presence() -> Response | None:
     except AuthError as error:
         host.metrics.rejected_sockets.labels("401").inc()
         return unauthorized(error.detail)
-    device_id = _device_id(identity.session_id)
-    if device_id is None:
-        return error_response(422, device_issue(["query", "device_id"]).issues)
+    try:
+        device_id = device_key(identity, websocket.headers.get("X-Device-ID"),
+                               websocket.args.get("device_id"))
+    except RequestInvalid as error:
+        return error_response(422, error.issues)
     limit = host.settings.max_sockets_per_user
     if service.socket_count(identity.user_id) >= limit:
         host.metrics.rejected_sockets.labels("429").inc()

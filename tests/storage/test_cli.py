@@ -103,7 +103,7 @@ async def test_presence_actors_directory_import_replace(sqlite_url, tmp_path):
             runner.invoke, web_cli, ["directory", "import", str(path), "--database-url", sqlite_url]
         )
         assert first.output.strip() == (
-            "imported 2 users, 1 partnerships, 1 circles, 1 conversations"
+            f"imported 2 users, 1 partnerships, 1 circles, 1 conversations into {sqlite_url}"
         )
         path.write_text(json.dumps({"users": [{"id": 2}]}))
         replaced = await trio.to_thread.run_sync(
@@ -113,8 +113,8 @@ async def test_presence_actors_directory_import_replace(sqlite_url, tmp_path):
         )
         assert replaced.exit_code == 0, replaced.output
         assert replaced.output.strip() == (
-            "replaced the directory: 1 users, 0 partnerships, 0 circles, 0 conversations; "
-            "removed 1 users, 1 partnerships, 1 circles, 1 conversations"
+            f"replaced the directory of {sqlite_url}: 1 users, 0 partnerships, 0 circles, "
+            "0 conversations; removed 1 users, 1 partnerships, 1 circles, 1 conversations"
         )
         assert await export_directory(sqlite_url) == {
             "users": [{"id": 2, "display_name": "Grace"}],
