@@ -37,11 +37,6 @@ from .url import StoreURL, parse_url
 from .writebehind import MAX_USER_ID, WriteBehind
 
 log = logging.getLogger("storage")
-# The actor answers every request by its deadline, or fails it if it stops; so this is only
-# a safety net. It must not be tight: after the node stalled (a saturated trio thread), the
-# actor's deadline and this one expire in the same scheduler pass, and this one would win
-# over the actor's answer from memory.
-REPLY_GUARD = 10.0
 
 
 class Store:
@@ -142,9 +137,11 @@ class Store:
             raise StoreUnavailable("the store is closed") from None
         except trio.TooSlowError:
             raise StoreUnavailable("the storage actor is overloaded") from None
-        with trio.move_on_at(deadline + REPLY_GUARD):
-            return await reply.wait()
-        raise StoreUnavailable("the storage actor did not answer in time")
+        # No deadline of our own: the actor answers every request by its deadline, fails it
+        # if it is cancelled, and refuses what is queued when it stops. A second deadline
+        # here would, after a stall of the trio thread (a node at 100 % CPU runs late), expire
+        # in the same scheduler pass as the actor's and win over its answer from memory.
+        return await reply.wait()
 
 
 def backend_opener(url: StoreURL, options: StoreOptions, trace: Trace | None) -> BackendOpener:

@@ -9,6 +9,7 @@ every second while the database does not answer, 10 s to flush on close, reads b
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import time
@@ -223,3 +224,27 @@ async def test_close_gives_up_after_10_seconds_and_counts_what_was_lost(autojump
     assert store.statistics().lost_on_close == 4
     with pytest.raises(StoreUnavailable):
         await store.load_directory()
+
+
+async def test_regression_a_stalled_node_still_gets_the_last_directory():
+    """F4 on a CPU-starved machine: the trio thread ran many seconds late, a deadline on the
+    handle expired in the same scheduler pass as the actor's, and `load_directory` raised
+    instead of returning the last directory, which crashed the service's refresh task.
+    Real clock: the stall is a blocking sleep on the trio thread."""
+    backend = FlakyBackend()
+    options = dataclasses.replace(SPEC, read_timeout=0.1)
+    async with open_store_with(opener(backend), options) as store:
+        await store.import_directory(directory(2))
+        known = await store.load_directory()
+        backend.blackhole = trio.Event()
+        async with trio.open_nursery() as nursery:
+            answers = []
+
+            async def read():
+                answers.append(await store.load_directory())
+
+            nursery.start_soon(read)
+            await trio.testing.wait_all_tasks_blocked()
+            time.sleep(0.5)  # the node stalls past every deadline  # noqa: ASYNC251
+        assert answers == [known]
+        backend.blackhole.set()
