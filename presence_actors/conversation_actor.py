@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import conversation_rules as rules
 from .actor import CONVERSATION, ActorShell
 from .model import TypingRecord
+from .outbox import typing_key
 from .wire import typing_update_frame
 
 
@@ -44,7 +45,7 @@ class ConversationActor(ActorShell):
         """Offer the change to every socket of the other participants."""
         context = self.context
         recipients = context.directory.participants(self.key) - {record.user_id}
-        key = ("typing", record.user_id, record.conversation_id)
+        key = typing_key(record.user_id, record.conversation_id)
         delivered = context.subscribers.fan_out(recipients, key, typing_update_frame(record))
         context.counters.typing_pushes += 1
         context.counters.deliveries += delivered
