@@ -217,7 +217,7 @@ class StorageActor:
     def operation_failed(self, exc: BaseException, what: str) -> None:
         """A read, an import or a mark-offline failed for a database reason: find out why."""
         self.failed(exc, what)
-        self.report(rules.operation_failed(self._state))
+        self.report(rules.operation_failed(self._state, trio.current_time()))
 
     def degraded(self) -> None:
         """A read was answered from memory (the database is down, or failed to answer)."""

@@ -25,8 +25,8 @@ CLOSE_RETRY = 0.5  # closing: the longest wait between two attempts of the final
 
 
 class Health(Enum):
-    HEALTHY = "healthy"  # the last database operation succeeded
-    SUSPECT = "suspect"  # an operation just failed: ping at once to tell the two below apart
+    HEALTHY = "healthy"  # the last write or ping succeeded
+    SUSPECT = "suspect"  # a write just failed: ping at once to tell the two below apart
     FAILING = "failing"  # the database answers pings but flushes fail: retry on the backoff
     DOWN = "down"  # the database does not answer: ping every probe_interval
 
@@ -46,7 +46,7 @@ class FlushState:
     health: Health = Health.HEALTHY
     failures: int = 0  # consecutive failed flushes
     retry_at: float = 0.0  # FAILING (and closing): the next flush is not tried before this
-    ping_at: float = 0.0  # DOWN: the next probe; HEALTHY and idle: the next health check
+    ping_at: float = 0.0  # DOWN: the next probe; HEALTHY: the next health check
     close_by: float | None = None  # closing: the final flush's deadline
 
 
@@ -109,13 +109,13 @@ def next_step(state: FlushState, backlog: Backlog, now: float, options: StoreOpt
             if now < state.retry_at:
                 return WaitUntil(state.retry_at)
             return Flush(now + options.operation_timeout)
+    if now >= state.ping_at:  # idle for health_interval, or a read just failed
+        return Ping(now + options.read_timeout)
     if backlog.count:
         due = backlog.oldest + options.flush_interval
         if backlog.count >= options.flush_threshold or now >= due:
             return Flush(now + options.operation_timeout)
-        return WaitUntil(due)
-    if now >= state.ping_at:
-        return Ping(now + options.read_timeout)
+        return WaitUntil(min(due, state.ping_at))
     return WaitUntil(state.ping_at)
 
 
@@ -164,10 +164,13 @@ def pinged(state: FlushState, ok: bool, now: float, options: StoreOptions) -> Fl
     return replace(state, health=Health.FAILING)  # it answers, yet the flush failed: back off
 
 
-def operation_failed(state: FlushState) -> FlushState:
-    """A read, an import or a mark-offline failed for a database reason: find out why."""
-    if state.health in (Health.HEALTHY, Health.FAILING):
-        return replace(state, health=Health.SUSPECT)
+def operation_failed(state: FlushState, now: float) -> FlushState:
+    """A read, an import or a mark-offline failed for a database reason: ping at once to
+    find out whether the database is down. Readiness waits for the ping's answer: a read
+    that was merely slow (a huge directory, a node running late) must not make a healthy
+    node unready."""
+    if state.health is Health.HEALTHY:
+        return replace(state, ping_at=min(state.ping_at, now))
     return state
 
 

@@ -162,7 +162,8 @@ async def test_reads_answer_from_memory_during_an_outage(autojump_clock):
         backend.down = True
         got = await store.load_presence([1, 2, 3])
         assert as_rows(got) == {1: ("offline", NOW + 1), 2: ("away", NOW)}
-        assert not store.ready()
+        await trio.testing.wait_all_tasks_blocked()  # the failed read led to a failed ping
+        assert not store.ready() and store.statistics().health is Health.DOWN
         assert await store.load_directory() == directory_before  # the last one loaded
         assert await store.load_directory_version() == version_before
         with pytest.raises(StoreUnavailable):
