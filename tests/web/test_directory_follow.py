@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed
 
 from storage import open_store
 from tests.storage.conftest import postgres_url, sqlite_url  # noqa: F401 (fixtures)
 
 from .conftest import DIRECTORY, presence_of, receive_json, serving, test_settings, wait_for
+from .test_websocket import _closed_with as closed_with
 
 CLI = str(Path(sys.executable).with_name("presence-actors"))
 WITHIN = 1.0  # SPEC §4: an import through the CLI takes effect on every node within 1 s
@@ -45,15 +45,6 @@ async def cli_import(url: str, document: dict, tmp_path: Path, *flags: str) -> f
         capture_stdout=True, capture_stderr=True, check=False)
     assert result.returncode == 0, result.stderr.decode()
     return trio.current_time()
-
-
-async def closed_with(ws, timeout: float = 5.0) -> int:
-    with trio.fail_after(timeout):
-        try:
-            while True:
-                await ws.get_message()
-        except ConnectionClosed as closed:
-            return closed.reason.code
 
 
 @pytest.mark.slow
