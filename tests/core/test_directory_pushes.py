@@ -237,3 +237,18 @@ async def test_frames_of_a_directory_change_arrive_through_the_outbox(autojump_c
                 DEFAULT_DIRECTORY, partnerships=DEFAULT_DIRECTORY.partnerships | {(3, 4)})
             [frame] = await collect(alan.outbox, 1)
             assert (frame["type"], frame["data"]["user_id"]) == ("presence_update", 4)
+
+
+async def test_a_concealed_typer_s_typing_end_is_not_sent_after_presence_removed(autojump_clock):
+    # Alan types in conversation 10, then leaves it: Ada no longer sees him. His indicator
+    # ends in the conversation actor (at once, or at its expiry), but Ada was told he is
+    # gone: nothing more about him, not even `is_typing: false`.
+    with trio.fail_after(60):
+        async with running() as service, service.subscribe(1, "web") as ada:
+            await service.set_typing(3, 10, True)
+            await drained(ada.outbox)
+            await change_directory(service, edited(
+                DEFAULT_DIRECTORY, conversations={10: frozenset({1, 2})}))
+            await trio.sleep(service.context.timing.typing_ttl + 1)
+            assert await drained(ada.outbox) == [
+                {"type": "presence_removed", "data": {"user_id": 3}}]
