@@ -30,10 +30,9 @@ from .auth import TokenVerifier
 from .config import Settings
 from .demo import install_demo
 from .metrics import WebMetrics
+from .session import REMOVED
 
 log = logging.getLogger("web")
-
-REMOVED = 4403  # close code: the user is no longer in the directory
 
 
 class ServiceHost:
@@ -120,7 +119,7 @@ class ServiceHost:
             if not sessions:
                 del self.sessions[session.user_id]
 
-    def close_sessions_of(self, user_id: int, code: int = 4403) -> int:
+    def close_sessions_of(self, user_id: int, code: int = REMOVED) -> int:
         """Close every open socket of `user_id` with `code` (4403: no longer in the
         directory); how many there were."""
         sessions = list(self.sessions.get(user_id, ()))
