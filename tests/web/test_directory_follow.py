@@ -89,3 +89,19 @@ async def test_a_replace_import_removes_closes_4403_and_refuses_the_removed_user
         assert (await alan_rest.get("/api/presence/users")).status_code == 401
         await ada.send_message('{"type": "ping"}')  # nothing more about Alan before the pong
         assert await wait_for(ada, lambda m: True) == {"type": "pong"}
+
+
+async def test_a_session_of_a_user_removed_before_it_was_registered_closes_with_4403(server):
+    # The removal found no session of theirs to close: it was still being accepted.
+    class Session:
+        user_id, closed_with = 99, None
+
+        def close(self, code: int) -> None:
+            self.closed_with = code
+
+    late, current = Session(), Session()
+    current.user_id = 1
+    server.host.add_session(late)
+    server.host.add_session(current)
+    assert (late.closed_with, current.closed_with) == (4403, None)
+    assert server.host.close_sessions_of(1) == 1 and current.closed_with == 4403
