@@ -17,6 +17,7 @@ from quart_trio import QuartTrio
 
 from . import errors
 from .config import MAX_BODY_BYTES, ConfigError, Settings
+from .demo_page import browser_routes
 from .host import EXTENSION_KEY, ServiceHost
 from .openapi import DESCRIPTION, TITLE, OpenAPIDocument, version
 from .rest import api, ops
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     if store is None:
         settings.prepare_data_dir()
     host = ServiceHost(settings, store)
-    app = QuartTrio("web")
+    app = QuartTrio("web", static_folder=None)  # web/static is served by browser_routes
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         BODY_TIMEOUT=30,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     app.register_blueprint(api)
     app.register_blueprint(ops)
     app.register_blueprint(subscribe)
+    app.register_blueprint(browser_routes(settings))
     errors.register(app, lambda: host.metrics.rate_limited.labels(_endpoint()).inc())
 
     @app.after_request

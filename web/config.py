@@ -69,6 +69,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("shutdown_timeout", float, "bound on closing sockets and flushing at shutdown"),
     SettingSpec("startup_timeout", float, "bound on opening the store at start, then exit 1"),
     SettingSpec("demo", bool, "import the demo directory when the directory is empty"),
+    SettingSpec("demo_page", bool, "serve the demo page at / (always on when demo is)"),
     SettingSpec("access_log", bool, "write one access log line per request to stderr"),
     SettingSpec("workers", int, "processes on one port, one cluster node each (> 1 needs Redis)"),
     SettingSpec("redis_url", str, "join the cluster on this Redis: redis://host:port/db?prefix=NAME"),
@@ -111,6 +112,7 @@ class Settings:
     shutdown_timeout: float = 10.0
     startup_timeout: float = 30.0
     demo: bool = False
+    demo_page: bool = False
     access_log: bool = False
     workers: int = 1
     redis_url: str | None = None
