@@ -6,7 +6,8 @@
 `create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
 key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
 The store and the actors start in `before_serving` and stop — flushing the store — in
-`after_serving`; see `host.py`.
+`after_serving`; see `host.py`. Under the hypercorn CLI, `before_serving` also marks the
+statuses an earlier run left offline: hypercorn bound the port before loading the app.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from quart_trio import QuartTrio
 
 from . import errors
 from .config import MAX_BODY_BYTES, ConfigError, Settings
+from .demo_page import browser_routes
 from .host import EXTENSION_KEY, ServiceHost
 from .openapi import DESCRIPTION, TITLE, OpenAPIDocument, version
 from .rest import api, ops
@@ -39,13 +41,15 @@ def create_app(settings: Settings | None = None, *, store=None, clock=None,
     """
     if settings is None:
         try:
-            return create_app(Settings.from_env().with_dev_secret(), store=store)
+            app = create_app(Settings.from_env().with_dev_secret(), store=store)
         except ConfigError as error:
             raise SystemExit(f"Error: {error}") from None
+        app.config["PRESENCE_MARK_OFFLINE_ON_SERVING"] = True
+        return app
     if store is None:
         settings.prepare_data_dir()
     host = ServiceHost(settings, store, clock, freeze_heap=freeze_heap)
-    app = QuartTrio("web")
+    app = QuartTrio("web", static_folder=None)  # web/static is served by browser_routes
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         BODY_TIMEOUT=30,
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None, *, store=None, clock=None,
     app.register_blueprint(api)
     app.register_blueprint(ops)
     app.register_blueprint(subscribe)
+    app.register_blueprint(browser_routes(settings))
     errors.register(app, lambda: host.metrics.rate_limited.labels(_endpoint()).inc())
 
     @app.after_request
@@ -83,6 +88,10 @@ def create_app(settings: Settings | None = None, *, store=None, clock=None,
     async def _start() -> None:
         if host.service is None:  # `presence-actors serve` starts it before it listens
             await host.start(app.nursery)
+            # The hypercorn CLI bound its sockets before loading the app, and listens
+            # right after this: the start can no longer fail for a port (SPEC §5).
+            if app.config.get("PRESENCE_MARK_OFFLINE_ON_SERVING"):
+                await host.mark_offline()
 
     @app.after_serving
     async def _stop() -> None:
