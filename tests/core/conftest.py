@@ -39,3 +39,12 @@ async def next_message(outbox) -> dict:
     frames = await outbox.next_batch()
     assert len(frames) == 1, frames
     return orjson.loads(frames[0])
+
+
+async def collect(outbox, count: int) -> list[dict]:
+    """The next `count` frames for one connection, across batches, parsed."""
+    frames: list[dict] = []
+    while len(frames) < count:
+        frames.extend(orjson.loads(frame) for frame in await outbox.next_batch())
+    assert len(frames) == count, frames
+    return frames

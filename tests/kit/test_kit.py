@@ -13,6 +13,7 @@ from presence_actors.testing import (
     ApiError,
     kit_settings,
     open_presence_kit,
+    presence_removed,
     presence_update,
 )
 from storage import DirectoryFileError
@@ -124,7 +125,25 @@ async def test_the_factory_runs_kits_side_by_side(presence_factory):
 def test_settings_carry_every_timing_the_app_has():
     timing = Timing(online_ttl=1, away_ttl=2, disconnect_grace=3, status_min_interval=4,
                     typing_ttl=6, typing_burst=7, typing_rate=8, max_sockets_per_user=9,
-                    directory_refresh=11, directory_min_refresh=12)
+                    directory_poll=10, directory_refresh=11, directory_min_refresh=12)
     assert kit_settings(timing).timing() == timing
     with pytest.raises(ValueError, match="max_restarts"):
         kit_settings(Timing(max_restarts=0))
+
+
+async def test_removing_a_partnership_removes_the_user_from_open_sockets(presence):
+    grace = await presence.client(2).subscribe()
+    await presence.client(1, "phone").set_status("online")
+    grace.take()
+    await presence.set_directory(replace(  # Ada leaves the club, the partnership, chat 10
+        presence.directory, partnerships=frozenset(),
+        circles={7: ("Book club", frozenset({2, 3}))}, conversations={11: frozenset({2, 3})}))
+    assert grace.take() == [presence_removed(1)]
+
+
+async def test_a_store_change_is_found_by_the_services_own_poll(presence):
+    # What another writer (the CLI's import) does: change the store, not the kit.
+    presence.store.directory = replace(presence.directory,
+                                       partnerships=frozenset({(1, 2), (1, 4)}))
+    await presence.advance(0.5)  # Timing.directory_poll
+    assert (await presence.client(1).presence(4))["user_id"] == 4

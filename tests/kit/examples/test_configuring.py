@@ -1,7 +1,7 @@
 import pytest
 
 from presence_actors import Timing
-from presence_actors.testing import ApiError
+from presence_actors.testing import ApiError, presence_removed
 
 BOOK_CLUB = {
     "users": [{"id": 1, "display_name": "Ada"}, {"id": 2, "display_name": "Grace"},
@@ -29,9 +29,9 @@ async def test_a_factory_starts_kits_with_their_own_arguments(presence_factory):
 
 @pytest.mark.presence(BOOK_CLUB)
 async def test_the_service_follows_a_directory_change(presence):
-    ada = presence.client(1)
-    assert (await ada.presence(3))["user_id"] == 3
+    ada = await presence.client(1).subscribe()
     await presence.set_directory({**BOOK_CLUB, "circles": []})  # the club is dissolved
+    assert ada.take() == [presence_removed(2), presence_removed(3)]
     with pytest.raises(ApiError) as gone:
-        await ada.presence(3)
+        await ada.client.presence(3)
     assert gone.value.status == 404
