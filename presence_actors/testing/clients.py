@@ -62,7 +62,11 @@ class VirtualClient:
     async def request(self, method: str, path: str, *, json: object = None,
                       headers: Mapping[str, str] | None = None) -> HttpResponse:
         """Any request, answered as it came (never raises on a status); `headers` replace
-        the client's own."""
+        the client's own.
+
+        Raises:
+            presence_client.TransportError: no answer within the transport's timeout.
+        """
         response = await self.transport.request(
             method, path, headers=self.headers if headers is None else headers, json=json)
         await self._settle()
@@ -115,6 +119,7 @@ class VirtualClient:
 
         Raises:
             ApiError: the upgrade was refused (401, 422, 429, 503).
+            presence_client.SocketClosed: the server closed before `initial_state`.
         """
         path = SUBSCRIBE + (f"?{query}" if query else "")
         socket = VirtualSocket(self, self._settle)
