@@ -226,13 +226,14 @@ async def open_presence_kit(
         LifespanFailed: the app failed to start.
     """
     store = MemoryStore(directory_data(directory))
-    wall = WallClock(epoch(start))
+    start = epoch(start)
+    wall = WallClock(start)
     app = create_app(kit_settings(timing, **settings), store=store, clock=wall,
                      freeze_heap=False)
     async with trio.open_nursery() as nursery:
         transport = InMemoryTransport(app, nursery)
         async with app_lifespan(app, nursery):
-            kit = PresenceKit(app, transport, nursery, store, wall, epoch(start))
+            kit = PresenceKit(app, transport, nursery, store, wall, start)
             try:
                 yield kit
             finally:
