@@ -226,14 +226,14 @@ async def open_presence_kit(
         LifespanFailed: the app failed to start.
     """
     store = MemoryStore(directory_data(directory))
-    start = epoch(start)
-    wall = WallClock(start)
+    started_at = epoch(start)
+    wall = WallClock(started_at)
     app = create_app(kit_settings(timing, **settings), store=store, clock=wall,
                      freeze_heap=False)
     async with trio.open_nursery() as nursery:
         transport = InMemoryTransport(app, nursery)
         async with app_lifespan(app, nursery):
-            kit = PresenceKit(app, transport, nursery, store, wall, start)
+            kit = PresenceKit(app, transport, nursery, store, wall, started_at)
             try:
                 yield kit
             finally:
