@@ -42,7 +42,7 @@ class Registry:
         self.supervisor = supervisor
         self.context = context
         self._behaviours = behaviours
-        self._live: dict[str, dict[int, Mailbox]] = {kind: {} for kind in behaviours}
+        self._live: dict[str, dict[int, Any]] = {kind: {} for kind in behaviours}  # behaviours
         self.started = 0
         self.retired = 0
         self.closing = False
@@ -56,13 +56,13 @@ class Registry:
             ActorUnavailable: the service is shutting down (no actor is started then).
         """
         live = self._live[kind]
-        inbox = live.get(key)
-        if inbox is None:
+        behaviour = live.get(key)
+        if behaviour is None:
             if self.closing:
                 raise ActorUnavailable("the service is shutting down")
-            inbox = live[key] = Mailbox(self.context.timing.mailbox_size)
+            inbox = Mailbox(self.context.timing.mailbox_size)
             self.started += 1
-            behaviour = self._behaviours[kind](self, key, inbox)
+            behaviour = live[key] = self._behaviours[kind](self, key, inbox)
             self.supervisor.spawn(
                 f"{kind}:{key}",
                 run_actor,
@@ -71,19 +71,36 @@ class Registry:
                 self.context.clock,
                 on_give_up=behaviour.give_up,
             )
-        return inbox
+        return behaviour.inbox
 
     def live(self, kind: str, key: int) -> Mailbox | None:
         """The actor for (kind, key) if it is running; never starts one."""
-        return self._live[kind].get(key)
+        behaviour = self._live[kind].get(key)
+        return behaviour.inbox if behaviour is not None else None
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline (wall time) any live actor waits for, None if none does.
+
+        For the testing kit, which advances a `MockClock` to it; each actor's is what its
+        loop last computed from the state its last step left (`ActorShell.last_state`).
+        """
+        deadlines = [
+            deadline
+            for live in self._live.values()
+            for behaviour in live.values()
+            if behaviour.last_state is not None
+            and (deadline := behaviour.next_deadline(behaviour.last_state)) is not None
+        ]
+        return min(deadlines, default=None)
 
     def count(self, kind: str) -> int:
         return len(self._live[kind])
 
     # --- sending -------------------------------------------------------------------------
 
-    def tell(self, kind: str, key: int, message: Any) -> None:
-        """Deliver without waiting (an actor that just retired is replaced by a fresh one).
+    def tell(self, kind: str, key: int, message: Any) -> Mailbox:
+        """Deliver without waiting (an actor that just retired is replaced by a fresh one);
+        the mailbox it went to, which names the incarnation of the actor that will get it.
 
         Raises:
             ActorUnavailable: the actor's mailbox is full (counted as `rejected_busy`), or
@@ -93,7 +110,7 @@ class Registry:
             inbox = self.mailbox(kind, key)
             try:
                 inbox.tell(message)
-                return
+                return inbox
             except ActorGone:
                 continue
             except ActorUnavailable:
@@ -108,6 +125,19 @@ class Registry:
             if self.live(kind, key) is not None:
                 name = f"deliver:{kind}:{key}"
                 self.supervisor.spawn(name, self._send, kind, key, message)
+
+    def tell_incarnation(self, kind: str, key: int, inbox: Mailbox, message: Any) -> None:
+        """Deliver to this incarnation of the actor only, even when its mailbox is full; if
+        it has stopped (given up), nothing is delivered: its successor never knew of what
+        the message is about (a `Disconnect` of a socket it did not count)."""
+        if self.live(kind, key) is not inbox:
+            return
+        try:
+            inbox.send_nowait(message)
+        except trio.WouldBlock:
+            self.supervisor.spawn(f"deliver:{kind}:{key}", _send_or_drop, inbox, message)
+        except trio.BrokenResourceError:
+            pass
 
     async def _send(self, kind: str, key: int, message: Any) -> None:
         while (inbox := self.live(kind, key)) is not None or not self.closing:
@@ -141,7 +171,8 @@ class Registry:
 
     def _forget(self, kind: str, key: int, inbox: Mailbox) -> None:
         live = self._live[kind]
-        if live.get(key) is inbox:
+        behaviour = live.get(key)
+        if behaviour is not None and behaviour.inbox is inbox:
             del live[key]
         inbox.close()
 
@@ -161,11 +192,11 @@ class Registry:
         """Shutdown: every actor finishes its queue then ends; waits at most `timeout`."""
         self.closing = True
         for live in self._live.values():
-            for inbox in list(live.values()):
+            for inbox in [behaviour.inbox for behaviour in live.values()]:
                 try:
                     inbox.send_nowait(STOP)
                 except trio.WouldBlock:
-                    self.supervisor.spawn("stop", _send_stop, inbox)
+                    self.supervisor.spawn("stop", _send_or_drop, inbox, STOP)
                 except trio.BrokenResourceError:
                     pass
         with trio.move_on_after(timeout):
@@ -177,6 +208,6 @@ class Registry:
         )
 
 
-async def _send_stop(inbox: Mailbox) -> None:
+async def _send_or_drop(inbox: Mailbox, message: Any) -> None:
     with contextlib.suppress(trio.BrokenResourceError):
-        await inbox.send(STOP)
+        await inbox.send(message)

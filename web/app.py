@@ -6,7 +6,8 @@
 `create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
 key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
 The store and the actors start in `before_serving` and stop — flushing the store — in
-`after_serving`; see `host.py`.
+`after_serving`; see `host.py`. Under the hypercorn CLI, `before_serving` also marks the
+statuses an earlier run left offline: hypercorn bound the port before loading the app.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from .rest import api, ops
 from .subscribe import subscribe
 
 
-def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
+def create_app(settings: Settings | None = None, *, store=None, clock=None,
+               freeze_heap: bool = True) -> QuartTrio:
     """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL.
+    `clock`: the service's `WallClock` (the testing kit pins it), else one made at start.
+    `freeze_heap`: tune the process's garbage collector at start (`host.freeze_startup_heap`),
+    which an app embedded in a test run (the testing kit) must not do.
 
     With no settings (the hypercorn CLI imports `create_app()`), they come from
     `PRESENCE_*` and a setting that cannot work exits 1 with one line: hypercorn itself
@@ -36,12 +41,14 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     """
     if settings is None:
         try:
-            return create_app(Settings.from_env().with_dev_secret(), store=store)
+            app = create_app(Settings.from_env().with_dev_secret(), store=store)
         except ConfigError as error:
             raise SystemExit(f"Error: {error}") from None
+        app.config["PRESENCE_MARK_OFFLINE_ON_SERVING"] = True
+        return app
     if store is None:
         settings.prepare_data_dir()
-    host = ServiceHost(settings, store)
+    host = ServiceHost(settings, store, clock, freeze_heap=freeze_heap)
     app = QuartTrio("web", static_folder=None)  # web/static is served by browser_routes
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -81,6 +88,10 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     async def _start() -> None:
         if host.service is None:  # `presence-actors serve` starts it before it listens
             await host.start(app.nursery)
+            # The hypercorn CLI bound its sockets before loading the app, and listens
+            # right after this: the start can no longer fail for a port (SPEC §5).
+            if app.config.get("PRESENCE_MARK_OFFLINE_ON_SERVING"):
+                await host.mark_offline()
 
     @app.after_serving
     async def _stop() -> None:

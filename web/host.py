@@ -8,6 +8,11 @@ which stops the actors and flushes the store — and cancels it if that overruns
 
 `drain` is the first half of a graceful shutdown: refuse new sockets and close the open
 ones with 1001, before hypercorn stops listening.
+
+It keeps the open `SocketSession`s by user: a drain closes them all with 1001, and a user
+removed from the directory has theirs closed with 4403 (`close_sessions_of`, which the
+core calls through `PresenceService.on_user_removed` in the step that publishes the new
+directory). `mark_offline` is the start-up write of SPEC §5, done once the node listens.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .auth import TokenVerifier
 from .config import Settings
 from .demo import install_demo
 from .metrics import WebMetrics
+from .session import REMOVED
 
 log = logging.getLogger("web")
 
@@ -32,15 +38,18 @@ log = logging.getLogger("web")
 class ServiceHost:
     """What the handlers share: the service, the token verifier, metrics, and sockets."""
 
-    def __init__(self, settings: Settings, store=None) -> None:
+    def __init__(self, settings: Settings, store=None, clock: WallClock | None = None,
+                 freeze_heap: bool = True) -> None:
         self.settings = settings
         self.verifier = TokenVerifier(settings)  # a ConfigError here stops create_app
         self.metrics = WebMetrics()
         self.service = None
         self.draining = trio.Event()
-        self.sessions: set = set()  # open SocketSessions, closed directly on drain
+        self.sessions: dict[int, set] = {}  # user id -> open SocketSessions
         self.sockets = 0
         self._given_store = store
+        self._given_clock = clock
+        self._freeze_heap = freeze_heap
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self._scope: trio.CancelScope | None = None
@@ -48,12 +57,13 @@ class ServiceHost:
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.service = await nursery.start(self._run)
-        freeze_startup_heap()
+        if self._freeze_heap:
+            freeze_startup_heap()
         self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
 
     async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        self.wall = WallClock()
+        self.wall = self._given_clock or WallClock()
         try:
             with trio.CancelScope() as self._scope:
                 async with AsyncExitStack() as stack:
@@ -68,6 +78,7 @@ class ServiceHost:
                     )
                     if self.settings.demo:
                         await install_demo(service)
+                    service.on_user_removed(self.close_sessions_of)
                     task_status.started(service)
                     await self._stop.wait()
         finally:
@@ -89,12 +100,59 @@ class ServiceHost:
         """Refuse new sockets, close the open ones with 1001, wait (bounded) until they are."""
         self._sockets_gone = trio.Event()
         self.draining.set()
-        for session in list(self.sessions):
-            session.close(1001)
+        for sessions in list(self.sessions.values()):
+            for session in list(sessions):
+                session.close(1001)
         if self.sockets == 0:
             return
         with trio.move_on_after(self.settings.shutdown_timeout / 2):
             await self._sockets_gone.wait()
+
+    def add_session(self, session) -> None:
+        """An accepted socket of `session.user_id`: closed on drain and on removal. If the
+        user was removed from the directory between admission and now, it closes at once
+        with 4403 (the removal's own call found no session of theirs to close)."""
+        self.sessions.setdefault(session.user_id, set()).add(session)
+        if self.service is not None and not self.service.directory.exists(session.user_id):
+            session.close(REMOVED)
+
+    def discard_session(self, session) -> None:
+        sessions = self.sessions.get(session.user_id)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self.sessions[session.user_id]
+
+    def close_sessions_of(self, user_id: int, code: int = REMOVED) -> int:
+        """Close every open socket of `user_id` with `code` (4403: no longer in the
+        directory); how many there were."""
+        sessions = list(self.sessions.get(user_id, ()))
+        for session in sessions:
+            session.close(code)
+        return len(sessions)
+
+    async def mark_offline(self) -> int:
+        """SPEC §5: on start, a single node marks every persisted non-offline status offline
+        (nobody is connected yet), keeping `last_seen`. Called once the node listens, so
+        a start that fails (port taken, bad key, bad database) writes nothing; never by
+        the CLI's other commands. A node of a cluster (`redis_url`) leaves it to the
+        cluster's start-up (docs/cluster.md), which knows the users live nodes hold; a
+        store without `mark_offline` (MemoryStore) holds nothing from earlier runs. A
+        database that cannot do it now is logged, not fatal: reads already show a user
+        who is not live as offline, whatever a stale row says. Returns the rows changed.
+        """
+        import storage
+
+        store = self.service.store if self.service is not None else None
+        if self.settings.redis_url or not hasattr(store, "mark_offline"):
+            return 0
+        try:
+            changed = await store.mark_offline()
+        except storage.StoreUnavailable as error:
+            log.warning("statuses left by an earlier run not set offline: %s", error)
+            return 0
+        log.info("%d statuses left by an earlier run set offline", changed)
+        return changed
 
     def socket_opened(self) -> None:
         self.sockets += 1

@@ -5,9 +5,11 @@ a write that cannot complete within `write_timeout` closes the socket with 1013.
 reader handles client frames with the REST rules and answers through the same outbox, so
 replies keep their order with pushes. The token's expiry (plus leeway) is the nursery's
 deadline and closes with 4401; a server drain closes every session with 1001; a frame
-over 4 KiB closes with 1009. Whoever decides first records the close code and cancels the
-nursery; the code is sent once, on the way out, shielded and bounded — also when
-hypercorn cancels the handler at shutdown.
+over 4 KiB closes with 1009; a user removed from the directory is closed with 4403
+(`ServiceHost.close_sessions_of`). Whoever decides first records the close code and
+cancels the nursery (a code decided before it opened cancels it as it opens); the code
+is sent once, on the way out, shielded and bounded — also when hypercorn cancels the
+handler at shutdown.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger("web")
 
 PONG = orjson.dumps({"type": "pong"})
 GOING_AWAY, TOO_BIG, TRY_AGAIN_LATER, TOKEN_EXPIRED, INTERNAL = 1001, 1009, 1013, 4401, 1011
+REMOVED = 4403  # the user was removed from the directory
 
 
 def error_frame(code: str, detail: str) -> bytes:
@@ -41,6 +44,7 @@ class SocketSession:
         self.host = host
         self.service = host.service
         self.identity = identity
+        self.user_id = identity.user_id
         self.device_id = device_id
         self.sub = sub
         self.close_code: int | None = None
@@ -55,7 +59,7 @@ class SocketSession:
             # Two tasks per socket: the token's expiry is the nursery's deadline, and a
             # drain closes sessions directly (host.sessions), so neither needs a task.
             expiry = self.identity.expires_at + self.host.verifier.leeway
-            self.host.sessions.add(self)
+            self.host.add_session(self)
             try:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
@@ -64,10 +68,12 @@ class SocketSession:
                     nursery.start_soon(self._reader)
                     if self.host.draining.is_set():
                         self.close(GOING_AWAY)
+                    if self.close_code is not None:  # decided before the nursery opened
+                        nursery.cancel_scope.cancel()
                 if nursery.cancel_scope.cancelled_caught and self.close_code is None:
                     self.close_code = TOKEN_EXPIRED
             finally:
-                self.host.sessions.discard(self)
+                self.host.discard_session(self)
         finally:
             if self.close_code is None and self._write_overdue():
                 self.close_code = TRY_AGAIN_LATER  # web.hypercorn_patch dropped the stalled socket

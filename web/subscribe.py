@@ -1,15 +1,18 @@
 """`/api/presence/subscribe` (SPEC §8): admission before the upgrade, then one session.
 
-Admission answers with a plain HTTP response and never accepts: 401 for a bad token,
-422 for a bad device id, 429 over the per-user socket limit, 503 while draining. Only a
-checked token gets the upgrade, and the first frame is always `initial_state`.
+Admission answers with a plain HTTP response and never accepts: 401 for a bad token (or a
+user removed from the directory meanwhile), 422 for a bad device id, 429 over the
+per-user socket limit (checked here, then again by the core in the step that takes the
+socket, so concurrent upgrades cannot overshoot it), 503 while draining or when the
+user's actor does not answer. Only a checked token gets the upgrade, and the first frame
+is always `initial_state`.
 """
 
 from __future__ import annotations
 
 from quart import Blueprint, Response, websocket
 
-from presence_actors import TooManySockets
+from presence_actors import NotFound, TooManySockets
 
 from .auth import AuthError, authenticate, bearer_token, device_key
 from .errors import error_response, rate_limited, unauthorized, unavailable
@@ -54,5 +57,8 @@ async def subscribe_presence() -> Response | None:
     except TooManySockets:
         host.metrics.rejected_sockets.labels("429").inc()
         return rate_limited(1)
+    except NotFound:  # removed from the directory since the token was checked
+        host.metrics.rejected_sockets.labels("401").inc()
+        return unauthorized("Unknown user")
     return None
 
