@@ -40,7 +40,7 @@ class Scale:
             f2_status_rate=20.0, f2_typing_rate=40.0, f2_seconds=4.0, f2_heartbeat=2.0,
             f3_sockets=200, f3_seconds=3.0, f4_users=200, f4_rate=200.0, f4_seconds=4.0,
             f5_actors=2000, f7_users=200, f7_contacts=10, f7_status_rate=20.0,
-            f7_typing_rate=40.0, f7_heartbeat=2.0, f7_minutes=0.5, f7_window=5.0, quick=True,
+            f7_typing_rate=40.0, f7_heartbeat=2.0, f7_minutes=0.75, f7_window=5.0, quick=True,
         )
 
 

@@ -29,7 +29,7 @@ LATE = 30.0  # the first window keeps recording this long past its end for late 
 def run(ctx: Context) -> Row:
     s = ctx.scale
     n, seconds = s.f7_users, s.f7_minutes * 60
-    window = min(s.f7_window, seconds / 2)
+    window = min(s.f7_window, (seconds - LATE) / 2)  # the windows never overlap
     events = schedule(n, s.f7_status_rate, s.f7_typing_rate, seconds, seed=7)
     db = f"presence_soak_{os.getpid()}"
     psql(f"DROP DATABASE IF EXISTS {db}")
@@ -67,7 +67,7 @@ class Soak:
             if now >= next_sample:
                 self.samples.append(self._sample())
                 next_sample += min(10.0, self.window / 2)
-            if phase == 0 and now >= self.window + min(LATE, self.window):
+            if phase == 0 and now >= self.window + LATE:
                 self._take(start, start + self.window)
                 phase = 1
             elif phase == 1 and now >= self.seconds - self.window:
