@@ -105,7 +105,9 @@ async def serving(settings: Settings | None = None, store=None, directory=DIRECT
     settings = settings or test_settings()
     if store is None and settings.database_url is None:
         store = MemoryStore(directory_data(directory))
-    app = create_app(settings, store=store)
+    # No gc.freeze() at start: in a test run it would move every live object of the
+    # session into the permanent generation, per app, for good (a leak across the suite).
+    app = create_app(settings, store=store, freeze_heap=False)
     shutdown, stopped = trio.Event(), trio.Event()
 
     async def run(task_status=trio.TASK_STATUS_IGNORED):
