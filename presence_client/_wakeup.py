@@ -22,7 +22,7 @@ class Session(Protocol):
         """A call succeeded: updates held for want of a network may go now."""
 
     def socket_lost(self) -> None:
-        """The socket that kept the device alive dropped: heartbeat now, not in 30 s."""
+        """The socket that kept the device alive is closed: heartbeat soon, not in 30 s."""
 
 
 class Wakeup:

@@ -95,7 +95,7 @@ class PresenceManager:
     def socket_lost(self) -> None:
         # Without it, a device whose socket drops would outlive only the server's
         # disconnect grace (10 s) before the next heartbeat (up to 30 s) and flap offline.
-        self._status.beat_now()
+        self._status.beat_soon()
 
     # -- the app's calls --
 

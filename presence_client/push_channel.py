@@ -77,6 +77,7 @@ class PushChannel:
         if token is None:
             return Ended(stop=True)
         headers = {"Authorization": f"Bearer {token}"}
+        synced = False
         try:
             async with self.transport.open_websocket(self.path, headers=headers) as ws:
                 self._reading = trio.CancelScope()
@@ -86,11 +87,14 @@ class PushChannel:
                     return Ended(stop=True)  # stopped: leave the block, which closes
                 finally:
                     self._reading = None
-                    if self.connected and not self.stopped:
-                        self.session.socket_lost()
-                    self.connected = False
+                    synced, self.connected = self.connected, False
         except TransportError as error:
             return self._rejected(error)
+        finally:
+            # Only once the socket is closed: a heartbeat the server saw before the close
+            # would leave the device just the close's grace, not the online TTL.
+            if synced and not self.stopped:
+                self.session.socket_lost()
 
     def _rejected(self, error: Exception) -> Ended:
         if isinstance(error, UpgradeRejected) and error.status == 401:
