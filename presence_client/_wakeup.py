@@ -16,7 +16,7 @@ class Session(Protocol):
         """The token, or None while nothing may be sent (logged out, expired, terminated)."""
 
     def unauthorized(self, reason: str) -> None:
-        """A 401 or close 4401: stop everything until the next login."""
+        """A 401, or close 4401 or 4403: stop everything until the next login."""
 
     def network_back(self) -> None:
         """A call succeeded: updates held for want of a network may go now."""
