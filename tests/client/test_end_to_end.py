@@ -60,6 +60,12 @@ async def assert_nothing_sent_for_an_hour(presence, manager) -> None:
     assert manager.session_state is SessionState.EXPIRED and not manager.connected
 
 
+async def log_in_again(presence, manager, user: int) -> None:
+    manager.handle_login(presence.token(user))
+    await presence.settle()
+    assert manager.connected and manager.session_state is SessionState.ACTIVE
+
+
 async def test_lifecycle_moves_the_status_others_see(presence):
     grace = await presence.client(2).subscribe()
     async with client(presence, 1) as ada:
@@ -186,9 +192,7 @@ async def test_an_expired_token_stops_everything_until_login(presence):
         assert expired == [(130, "WebSocket closed with 4401 (token expired)")]
         await assert_nothing_sent_for_an_hour(presence, ada)
         assert ada.transport.statuses() == [(t, "online", 200) for t in (0, 30, 60, 90, 120)]
-        ada.handle_login(presence.token(1))
-        await presence.settle()
-        assert ada.connected
+        await log_in_again(presence, ada, 1)
     assert grace.take() == [presence_update(1, "online", presence.timestamp(0)),
                             presence_update(1, "offline", presence.timestamp(130)),
                             presence_update(1, "online", presence.timestamp(130 + HOUR))]
@@ -204,9 +208,7 @@ async def test_removed_from_the_directory_4403_stops_everything_until_login(pres
         await assert_nothing_sent_for_an_hour(presence, ada)  # no request meeting a 401
         assert ada.transport.statuses() == [(0, "online", 200), (30, "online", 200)]
         await presence.set_directory(DEFAULT_DIRECTORY)  # back in, with a new login
-        ada.handle_login(presence.token(1))
-        await presence.settle()
-        assert ada.connected
+        await log_in_again(presence, ada, 1)
     assert grace.take() == [presence_update(1, "online", presence.timestamp(0)),
                             presence_removed(1),
                             presence_update(1, "offline", presence.timestamp(50)),
@@ -222,9 +224,8 @@ async def test_logout_sends_offline_clears_state_and_login_resumes(presence):
         assert ada.transport.statuses() == [(0, "online", 200), (2, "offline", 200)]
         await presence.advance(HOUR)
         assert len(ada.transport.calls) == 2 and len(ada.transport.connects) == 1
-        ada.handle_login(presence.token(1))
-        await presence.settle()
-        assert ada.connected and set(ada.view.presences) == {1, 2, 3}
+        await log_in_again(presence, ada, 1)
+        assert set(ada.view.presences) == {1, 2, 3}
     assert grace.take() == [presence_update(1, "online", presence.timestamp(0)),
                             presence_update(1, "offline", presence.timestamp(2)),
                             presence_update(1, "online", presence.timestamp(2 + HOUR))]
