@@ -16,10 +16,10 @@ from quart_schema import HttpSecurityScheme, Info, OpenAPIProvider, QuartSchema
 from quart_trio import QuartTrio
 
 from . import errors
+from .asgi import AsgiFront
 from .config import MAX_BODY_BYTES, Settings
 from .host import ServiceHost
 from .rest import api, ops
-from .subscribe import subscribe
 
 TITLE = "presence-actors"
 VERSION = "0.1.0"
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     )
     app.register_blueprint(api)
     app.register_blueprint(ops)
-    app.register_blueprint(subscribe)
+    app.asgi_app = AsgiFront(app.asgi_app, host)  # the WebSocket route, raw (web/asgi.py)
     errors.register(app, lambda: host.metrics.rate_limited.labels(_endpoint()).inc())
 
     @app.after_request

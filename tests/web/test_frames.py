@@ -1,11 +1,11 @@
-"""The fast path's frame encoder, checked against wsproto's own frame parser."""
+"""The frames the server writes itself, checked against wsproto's own frame parser."""
 
 from __future__ import annotations
 
 import pytest
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from web.hypercorn_patch import text_frame
+from web.frames import PING_FRAME, text_frame, text_frames
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 4096, 65535, 65536, 70000])
@@ -21,3 +21,11 @@ def test_text_frame_is_one_final_unmasked_text_frame_of_any_length(size):
     ]
     assert frames[0].payload == payload.decode()
     assert frames[1].payload == '{"next":1}'
+
+
+def test_a_batch_is_frames_back_to_back_and_a_ping_is_a_control_frame():
+    parser = FrameProtocol(client=True, extensions=[])
+    parser.receive_bytes(PING_FRAME + text_frames([b'{"a":1}', b'{"b":2}']))
+    frames = list(parser.received_frames())
+    assert [(f.opcode, f.payload) for f in frames] == [
+        (Opcode.PING, b""), (Opcode.TEXT, '{"a":1}'), (Opcode.TEXT, '{"b":2}')]
