@@ -29,7 +29,7 @@ class WriteResult(enum.Enum):
 
 class RawConnection:
     __slots__ = ("_scope", "close_code", "close_timeout", "closed_by_peer", "dropped",
-                 "server", "session", "write_timeout")
+                 "overdue", "server", "session", "write_timeout")
 
     def __init__(self, server, write_timeout: float, close_timeout: float) -> None:
         self.server = server  # hypercorn's TCPServer
@@ -38,6 +38,7 @@ class RawConnection:
         self.close_code: int | None = None  # of the first close frame encoded
         self.closed_by_peer = False  # that frame echoed the peer's close
         self.dropped = False
+        self.overdue = False  # a write passed write_timeout: its frame gets close_timeout
         self.session = None  # the SocketSession on this connection, once it is open
         self._scope: trio.CancelScope | None = None  # of the write in progress
 
@@ -110,6 +111,7 @@ class RawConnection:
             return WriteResult.GONE
         if progress.done:
             return WriteResult.DONE
+        self.overdue = True
         if progress.started:  # mid-frame at the deadline: the grace is for this frame only
             progress.keep_current_only()
             if not await self._write_until(progress, stream.socket, self.close_timeout):
