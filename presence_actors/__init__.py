@@ -4,18 +4,22 @@ actor that owns its state and its deadlines. No HTTP and no SQL in this package.
 from .clock import WallClock
 from .conversation_rules import TypingResult
 from .directory import Directory
+from .directory_cache import DirectoryCache
 from .errors import ActorUnavailable, NotFound, PresenceError, RateLimited, TooManySockets
 from .fanout import Subscribers
+from .memory_store import MemoryStore
 from .model import (
     PresenceRecord,
     PresenceStatus,
+    PresenceView,
     TypingRecord,
     format_time,
     parse_time,
 )
 from .outbox import Outbox
-from .ports import DirectoryData, MemoryStore, PresenceStore
-from .service import PresenceService, PresenceView, ServiceStatistics, Subscription, open_presence
+from .ports import DirectoryData, PresenceStore
+from .service import PresenceService, ServiceStatistics, open_presence
+from .subscriptions import Subscription
 from .supervisor import Supervisor
 from .timing import Timing
 from .wire import initial_state_frame, presence_update_frame, typing_update_frame
@@ -23,6 +27,7 @@ from .wire import initial_state_frame, presence_update_frame, typing_update_fram
 __all__ = [
     "ActorUnavailable",
     "Directory",
+    "DirectoryCache",
     "DirectoryData",
     "MemoryStore",
     "NotFound",

@@ -3,9 +3,12 @@
 A kind supplies a `Behaviour`: how to (re)build its state, its pure rules, its deadline,
 when it is idle, and how to carry out effects. `ActorShell` is the behaviour's common
 part: a kind names its rules module and its registry kind, and adds what is its own (how
-it rebuilds its state and how it carries out its effects). The loop owns the only timer an actor
-has: `trio.move_on_at(next_deadline)` around the receive; when it fires, the kind's
-expiry message is fed to the rules like any other.
+it rebuilds its state, how it performs one effect, and what it does when it leaves for
+good). Everything an actor changes outside its own state, the published views included,
+leaves through `execute` as effects the rules returned: one exit, as phoenix's
+`report_diff`. The loop owns the only timer an actor has: `trio.move_on_at(next_deadline)`
+around the receive; when it fires, the kind's expiry message is fed to the rules like any
+other.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ USER, CONVERSATION = "user", "conversation"  # the registry's actor kinds
 
 
 class Stop:
-    """Sent by the registry at shutdown: finish what is queued, then end."""
+    """Sent by the registry at shutdown: finish what is queued, then end.
+
+    It belongs to the loop, not to a kind: `run_actor` acts on it before the rules, so it
+    is in no kind's closed message set and no rules module ever sees it."""
+
+    __slots__ = ()
 
 
 STOP = Stop()
@@ -64,7 +72,11 @@ async def run_actor(behaviour: Behaviour, inbox: Mailbox, clock: WallClock):
                 reply.fail(ActorUnavailable("the actor failed on this request"))
             raise exc
 
+
 class ActorShell:
+    """The part of a `Behaviour` every kind shares; a kind adds `start`, `perform` and
+    `farewell`."""
+
     __slots__ = ("context", "inbox", "key", "last_state", "registry")
     kind: str
     rules: ModuleType
@@ -86,13 +98,31 @@ class ActorShell:
     def is_idle(self, state: Any) -> bool:
         return self.rules.is_idle(state)
 
+    def execute(self, state: Any, effects: list[Any]) -> None:
+        """Keep the step's state (a crash resumes from it), then perform its effects."""
+        self.last_state = state
+        for effect in effects:
+            self.perform(effect)
+
     def retire(self, state: Any) -> bool:
-        return self.registry.retire(self.kind, self.key, self.inbox)
+        """Leave the registry if nothing is queued; then withdraw what was published."""
+        if not self.registry.retire(self.kind, self.key, self.inbox):
+            return False
+        self.leave()
+        return True
 
     def give_up(self, _error: BaseException) -> None:
         """The supervisor gave up on this actor after repeated crashes."""
         self.registry.give_up(self.kind, self.key, self.inbox)
-        self.abandon()
+        self.leave()
 
-    def abandon(self) -> None:
-        """Undo what this actor published, now that it is gone for good."""
+    def leave(self) -> None:
+        """Gone for good: perform the rules' farewell effects (undo what was published)."""
+        for effect in self.farewell():
+            self.perform(effect)
+
+    def perform(self, effect: Any) -> None:
+        raise NotImplementedError
+
+    def farewell(self) -> list[Any]:
+        raise NotImplementedError

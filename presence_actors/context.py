@@ -1,9 +1,13 @@
 """What every actor shares: the store, the clock, the limits, and the published views.
 
-Actors own their state; what they publish for others to read lives here: the presence
-board (latest record of every live user actor), the typing index, the subscribers, the
-current directory snapshot, and counters. All of it is touched only from the one trio
-thread, between checkpoints, so no locks are needed.
+Actors own their state; what others read lives here, each view with one writer:
+- `board`: the latest record of every live user actor (user actors' `Publish`/`Withdraw`
+  effects), read by `reads.py` and by a user actor rebuilding after being given up;
+- `typing`: who types where (conversation actors' `Publish` effects);
+- `subscribers`: each open socket's outbox by user (`subscriptions.py`), read by fan-out;
+- `directory`: the current snapshot (`DirectoryCache`);
+- `counters`: for `statistics()`.
+All of it is touched only from the one trio thread, between checkpoints: no locks.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """ConversationActor: the thin shell around `conversation_rules` for one conversation.
 
 After a crash it resumes from the last state a step completed. A fresh actor rebuilds its
-typers, expiries included, from the typing index, so even an actor that was given up
-never leaves an indicator stuck on; only its rate-limit buckets start afresh.
+typers, expiries included, from the typing index its predecessors published to, so even
+an actor that was given up never leaves an indicator stuck on (its farewell pushes every
+one of them false); only its rate-limit buckets start afresh.
 """
 
 from __future__ import annotations
@@ -25,23 +26,22 @@ class ConversationActor(ActorShell):
         typers = dict(self.context.typing.typers(self.key))
         return rules.ConversationState(self.key, typers, {})
 
-    def abandon(self) -> None:
-        """Given up after repeated crashes: end every indicator rather than leave it stuck."""
-        for user_id in list(self.context.typing.typers(self.key)):
-            self.push(TypingRecord(user_id, self.key, False))
-        self.context.typing.publish(self.key, {})
+    def farewell(self) -> list[rules.Effect]:
+        return rules.leave(self.key, self.context.typing.typers(self.key))
 
-    def execute(self, state: rules.ConversationState, effects: list[rules.Effect]) -> None:
-        self.last_state = state
-        self.context.typing.publish(self.key, state.typers)
-        for effect in effects:
-            match effect:
-                case rules.Push(record):
-                    self.push(record)
-                case rules.Answer():
-                    effect.send()
+    def perform(self, effect: rules.Effect) -> None:
+        match effect:
+            case rules.Publish(conversation_id, typers):
+                self.context.typing.publish(conversation_id, typers)
+            case rules.Push(record):
+                self.push(record)
+            case rules.Answer():
+                effect.send()
+            case _:
+                raise TypeError(f"not a conversation effect: {effect!r}")
 
     def push(self, record: TypingRecord) -> None:
+        """Offer the change to every socket of the other participants."""
         context = self.context
         recipients = context.directory.participants(self.key) - {record.user_id}
         key = ("typing", record.user_id, record.conversation_id)

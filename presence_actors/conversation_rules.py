@@ -3,6 +3,8 @@
 `is_typing: true` sets the typer's expiry to now + TTL (a refresh only extends it);
 `false` clears it. A push happens only when someone starts or stops typing, expiry
 included. Each (user, conversation) has a token bucket: bursts of 5, 1 per second.
+Whenever the typers change (an expiry extended included), a `Publish` effect puts them in
+the typing index, which reads use and from which a fresh actor rebuilds.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import RateLimited
 from .messages import Answer, Expire
 from .model import TypingRecord
 from .timing import Timing
+
+if TYPE_CHECKING:  # typing only: the rules import no trio
+    from .mailbox import ReplySlot
 
 # --- state -------------------------------------------------------------------------------
 
@@ -58,7 +63,7 @@ class TypingResult:
 class SetTyping:
     user_id: int
     is_typing: bool
-    reply: Any = None
+    reply: ReplySlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,15 @@ class Push:
     record: TypingRecord
 
 
-Effect = Push | Answer
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Show this conversation's typers (user -> expires_at) in the typing index."""
+
+    conversation_id: int
+    typers: Mapping[int, float]
+
+
+Effect = Publish | Push | Answer
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -90,6 +103,8 @@ Effect = Push | Answer
 def apply(
     state: ConversationState, message: ConversationMessage, now: float, timing: Timing
 ) -> tuple[ConversationState, list[Effect]]:
+    """One step: expire what is due, handle the message; publish the typers if they changed."""
+    before = state
     state, effects = expire(state, now, timing)
     match message:
         case SetTyping(user_id, is_typing, reply):
@@ -110,7 +125,16 @@ def apply(
             pass
         case _:
             raise TypeError(f"not a conversation message: {message!r}")
+    if state.typers != before.typers:
+        effects.insert(0, Publish(state.conversation_id, state.typers))
     return state, effects
+
+
+def leave(conversation_id: int, published: Mapping[int, float]) -> list[Effect]:
+    """The actor stops for good: every indicator it published ends (pushed false) and its
+    index entry is withdrawn. An idle actor published none, so nothing is pushed then."""
+    ended: list[Effect] = [Push(TypingRecord(uid, conversation_id, False)) for uid in published]
+    return [*ended, Publish(conversation_id, {})]
 
 
 def expire(

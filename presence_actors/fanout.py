@@ -20,7 +20,8 @@ class SubscriberStatistics:
 
 
 class Subscribers:
-    """user_id -> that user's open outboxes. Owned by the registry; actors only read it."""
+    """user_id -> that user's open outboxes. Written by subscriptions (`subscriptions.py`);
+    actors offer their changes through it."""
 
     def __init__(self) -> None:
         self._by_user: dict[int, set[Outbox]] = {}

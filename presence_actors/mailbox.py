@@ -43,6 +43,12 @@ class ReplySlot:
             self._event.set()
 
     async def wait(self, timeout: float = math.inf) -> Any:
+        """The answer, once the actor set it.
+
+        Raises:
+            ActorUnavailable: no answer within `timeout` seconds.
+            BaseException: the error the actor answered with (`fail`).
+        """
         with trio.move_on_after(timeout):
             await self._event.wait()
         if not self._event.is_set():
@@ -77,7 +83,12 @@ class Mailbox:
         return len(self._queue)
 
     def tell(self, message: Any) -> None:
-        """Deliver now or say why not: ActorUnavailable when full, ActorGone when stopped."""
+        """Deliver now or say why not.
+
+        Raises:
+            ActorUnavailable: the mailbox is full (the actor is overloaded).
+            ActorGone: the actor has stopped; look it up again.
+        """
         try:
             self.send_nowait(message)
         except trio.WouldBlock:

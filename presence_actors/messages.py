@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the rules import this module and must not import trio
+    from .mailbox import ReplySlot
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,9 +16,11 @@ class Expire:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """Answer the request that carried `reply` (None for a message sent with `tell`)."""
+    """Answer the request that carried `reply` (None for a message sent with `tell`).
 
-    reply: Any
+    `value` is the answer, or the exception the caller's `ReplySlot.wait` raises."""
+
+    reply: ReplySlot | None
     value: Any
 
     def send(self) -> None:

@@ -1,4 +1,4 @@
-"""The domain vocabulary: statuses and records.
+"""The domain vocabulary: statuses, records and what a read shows.
 
 Everything here is immutable data. Times are wall-clock UTC epoch seconds (floats); the
 only place they become text is `format_time`, which renders the seed's ISO 8601 form with
@@ -56,6 +56,31 @@ class PresenceRecord:
             "status": self.status.value,
             "last_seen": format_time(self.last_seen),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceView:
+    """One user as a presence read shows it to one viewer: the record, plus whether the
+    user is typing in a conversation the viewer is in (SPEC §6). Its JSON is the one GET
+    shape; `initial_state` lists the same objects."""
+
+    record: PresenceRecord
+    is_typing: bool
+
+    @property
+    def user_id(self) -> int:
+        return self.record.user_id
+
+    @property
+    def status(self) -> PresenceStatus:
+        return self.record.status
+
+    @property
+    def last_seen(self) -> float | None:
+        return self.record.last_seen
+
+    def as_json(self) -> dict:
+        return {**self.record.as_json(), "is_typing": self.is_typing}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,10 @@
 
 Actors never await the database. They hand snapshots to `persist`, which must return at
 once (write-behind: the store queues and coalesces them); they read what they need on
-start (`load_presence`) and the directory through `load_directory`. The storage actor in
-`storage/` implements this for Postgres and SQLite; `MemoryStore` here implements it in
-memory and is a real backend for timing tests and ephemeral use, not a mock.
+start (`load_presence`) and the directory through `load_directory`. Two things implement
+it: `storage.Store` (the storage actor, for every `PRESENCE_DATABASE_URL`: Postgres,
+SQLite and `memory://`) and `presence_actors.MemoryStore` (dictionaries, no actor, for the
+core's tests and the testing kit).
 """
 
 from __future__ import annotations
@@ -36,30 +37,7 @@ class PresenceStore(Protocol):
         """Persisted presence of these users (pending writes included); absent if never seen."""
 
     async def load_directory(self) -> DirectoryData:
-        """The whole directory, for `Directory.build`."""
+        """The whole directory, from which a `Directory(data)` snapshot is built."""
 
     def ready(self) -> bool:
         """True while the store can reach its database (for /readyz)."""
-
-
-class MemoryStore:
-    """`memory://`: the port kept in dictionaries. Snapshots are visible at once."""
-
-    def __init__(self, directory: DirectoryData | None = None) -> None:
-        self.rows: dict[int, PresenceRecord] = {}
-        self.directory = directory or DirectoryData()
-        self.persisted = 0
-
-    def persist(self, record: PresenceRecord) -> None:
-        self.rows[record.user_id] = record
-        self.persisted += 1
-
-    async def load_presence(self, user_ids: Iterable[int]) -> dict[int, PresenceRecord]:
-        rows = self.rows
-        return {uid: rows[uid] for uid in user_ids if uid in rows}
-
-    async def load_directory(self) -> DirectoryData:
-        return self.directory
-
-    def ready(self) -> bool:
-        return True

@@ -2,7 +2,7 @@
 
 An actor retires itself only when its mailbox is empty, and it leaves the registry and
 closes its mailbox in the same step (no checkpoint in between), so a message is never
-sent into a dying actor: a sender holding the old ref gets `ActorGone` and looks up
+sent into a dying actor: a sender holding the old mailbox gets `ActorGone` and looks up
 again, which starts a fresh actor. A full mailbox is refused at once with
 `ActorUnavailable`; a message that must not be lost (a socket's disconnect) waits for
 room in a helper task instead.
@@ -50,14 +50,17 @@ class Registry:
     # --- finding and starting ----------------------------------------------------------
 
     def mailbox(self, kind: str, key: int) -> Mailbox:
-        """The live actor for (kind, key), started now if there is none."""
+        """The live actor for (kind, key), started now if there is none.
+
+        Raises:
+            ActorUnavailable: the service is shutting down (no actor is started then).
+        """
         live = self._live[kind]
-        ref = live.get(key)
-        if ref is None:
+        inbox = live.get(key)
+        if inbox is None:
             if self.closing:
                 raise ActorUnavailable("the service is shutting down")
-            ref = inbox = Mailbox(self.context.timing.mailbox_size)
-            live[key] = ref
+            inbox = live[key] = Mailbox(self.context.timing.mailbox_size)
             self.started += 1
             behaviour = self._behaviours[kind](self, key, inbox)
             self.supervisor.spawn(
@@ -68,7 +71,7 @@ class Registry:
                 self.context.clock,
                 on_give_up=behaviour.give_up,
             )
-        return ref
+        return inbox
 
     def live(self, kind: str, key: int) -> Mailbox | None:
         """The actor for (kind, key) if it is running; never starts one."""
@@ -80,10 +83,16 @@ class Registry:
     # --- sending -------------------------------------------------------------------------
 
     def tell(self, kind: str, key: int, message: Any) -> None:
-        """Deliver without waiting; raises ActorUnavailable when the mailbox is full."""
+        """Deliver without waiting (an actor that just retired is replaced by a fresh one).
+
+        Raises:
+            ActorUnavailable: the actor's mailbox is full (counted as `rejected_busy`), or
+                the service is shutting down.
+        """
         while True:
+            inbox = self.mailbox(kind, key)
             try:
-                self.mailbox(kind, key).tell(message)
+                inbox.tell(message)
                 return
             except ActorGone:
                 continue
@@ -101,15 +110,21 @@ class Registry:
                 self.supervisor.spawn(name, self._send, kind, key, message)
 
     async def _send(self, kind: str, key: int, message: Any) -> None:
-        while (ref := self.live(kind, key)) is not None or not self.closing:
+        while (inbox := self.live(kind, key)) is not None or not self.closing:
             try:
-                await (ref or self.mailbox(kind, key)).send(message)
+                await (inbox or self.mailbox(kind, key)).send(message)
                 return
             except trio.BrokenResourceError:
                 continue
 
     async def ask(self, kind: str, key: int, make: Callable[[ReplySlot], Any]) -> Any:
-        """Send a request carrying its own reply slot; wait for the answer under a deadline."""
+        """Send a request carrying its own reply slot; wait for the answer under a deadline.
+
+        Raises:
+            ActorUnavailable: the mailbox is full, the service is shutting down, the actor
+                failed on this request, or it did not answer within `request_timeout`.
+            PresenceError: whatever error the actor answered with (e.g. `RateLimited`).
+        """
         reply = ReplySlot()
         self.tell(kind, key, make(reply))
         return await reply.wait(self.context.timing.request_timeout)
@@ -126,8 +141,7 @@ class Registry:
 
     def _forget(self, kind: str, key: int, inbox: Mailbox) -> None:
         live = self._live[kind]
-        ref = live.get(key)
-        if ref is inbox:
+        if live.get(key) is inbox:
             del live[key]
         inbox.close()
 
@@ -147,11 +161,11 @@ class Registry:
         """Shutdown: every actor finishes its queue then ends; waits at most `timeout`."""
         self.closing = True
         for live in self._live.values():
-            for ref in list(live.values()):
+            for inbox in list(live.values()):
                 try:
-                    ref.send_nowait(STOP)
+                    inbox.send_nowait(STOP)
                 except trio.WouldBlock:
-                    self.supervisor.spawn("stop", _send_stop, ref)
+                    self.supervisor.spawn("stop", _send_stop, inbox)
                 except trio.BrokenResourceError:
                     pass
         with trio.move_on_after(timeout):
@@ -163,6 +177,6 @@ class Registry:
         )
 
 
-async def _send_stop(ref: Mailbox) -> None:
+async def _send_stop(inbox: Mailbox) -> None:
     with contextlib.suppress(trio.BrokenResourceError):
-        await ref.send(STOP)
+        await inbox.send(STOP)

@@ -1,10 +1,12 @@
 """One-for-one supervision with bounded restart intensity.
 
-Each child runs in the supervisor's nursery inside a restart loop: when it raises, it is
-started again with fresh state (the child rebuilds from the store and the live sessions),
-and nothing else notices. A child that crashes more than `max_restarts` times within
-`period` seconds is given up: its `on_give_up` callback runs and the loop ends, so a
-poisoned actor cannot spin. Cancellation is never caught.
+Each child runs in the supervisor's nursery inside a restart loop: when it raises, the
+same `run(*args)` is called again and nothing else notices. For an actor that means it
+resumes from its last completed step (the actor keeps `last_state`; the message that
+crashed it is dropped and its caller told). A child that crashes more than `max_restarts`
+times within `period` seconds is given up: its `on_give_up` callback runs and the loop
+ends, so a poisoned actor cannot spin. For an actor, the next message then starts a fresh
+one, which rebuilds from the store and the live sessions. Cancellation is never caught.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Supervisor:
         args: tuple[Any, ...],
         on_give_up: Callable[[BaseException], None] | None,
     ) -> None:
-        crashes: deque[float] | None = None
+        crashes: deque[float] | None = None  # made on the first crash: most never crash
         self.running += 1
         try:
             while True:
@@ -64,20 +66,11 @@ class Supervisor:
                     await run(*args)
                     return
                 except Exception as exc:
-                    now = trio.current_time()
                     crashes = crashes if crashes is not None else deque()
-                    crashes.append(now)
-                    while crashes and crashes[0] <= now - self._period:
-                        crashes.popleft()
-                    if len(crashes) > self._max_restarts:
+                    if self._too_many(crashes, trio.current_time()):
                         self.given_up += 1
-                        log.error(
-                            "%s crashed %d times in %.0f s; giving up",
-                            name,
-                            len(crashes),
-                            self._period,
-                            exc_info=exc,
-                        )
+                        log.error("%s crashed %d times in %.0f s; giving up",
+                                  name, len(crashes), self._period, exc_info=exc)
                         if on_give_up is not None:
                             on_give_up(exc)
                         return
@@ -88,6 +81,13 @@ class Supervisor:
             if not self.running and self._idle is not None:
                 self._idle.set()
                 self._idle = None
+
+    def _too_many(self, crashes: deque[float], now: float) -> bool:
+        """Count a crash at `now`: True once more than `max_restarts` fall within `period`."""
+        crashes.append(now)
+        while crashes and crashes[0] <= now - self._period:
+            crashes.popleft()
+        return len(crashes) > self._max_restarts
 
     async def wait_idle(self) -> None:
         """Wait until no child is running."""

@@ -1,4 +1,10 @@
-"""Every timeout and limit of SPEC §5, §6 and §8, in one immutable value."""
+"""The actors' timeouts and limits, in one immutable value.
+
+SPEC §5 (device lifetimes, the status rate window), §6 (typing expiry and bucket), the
+socket cap of §8 and the directory refresh of §4, plus the core's own knobs (mailbox size,
+restart intensity, the reply deadline, the refresh throttle). The socket deadlines of §8
+(write timeout, dead peer) belong to the WebSocket session and live in `web/config.py`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ class Timing:
     request_timeout: float = 5.0  # how long a caller waits for an actor's reply
     mailbox_size: int = 256
     max_sockets_per_user: int = 20
-    directory_refresh: float = 30.0
+    directory_refresh: float = 30.0  # forced reload period (SPEC §4: changes within 30 s)
+    directory_min_refresh: float = 1.0  # a denied lookup reloads at most this often
     max_restarts: int = 3  # per actor within restart_period, then it is given up
     restart_period: float = 10.0
 

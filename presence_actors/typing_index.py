@@ -1,8 +1,9 @@
-"""Who is typing where, as published by conversation actors after every step.
+"""Who is typing where, as conversation actors publish it (their `Publish` effect).
 
 Reads (`is_typing` in presence, the `typing` list of `initial_state`) come from here
-without a round trip to each conversation actor; a restarted conversation actor rebuilds
-its typers, expiries included, from here, so a crash never leaves a stuck indicator.
+without a round trip to each conversation actor; a fresh conversation actor (the first, or
+one started after its predecessor was given up) rebuilds its typers, expiries included,
+from here, so a crash never leaves a stuck indicator.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class TypingIndex:
         self._by_user: dict[int, set[int]] = {}
 
     def publish(self, conversation_id: int, typers: Mapping[int, float]) -> None:
-        """Record a conversation's typers (user -> expires_at) after a step of its actor."""
+        """Record a conversation's typers (user -> expires_at); empty withdraws it."""
         before = self._by_conversation.get(conversation_id, _NONE)
         if before is typers:
             return

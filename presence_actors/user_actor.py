@@ -1,10 +1,10 @@
 """UserActor: the thin shell around `user_rules` for one user.
 
-On a first start it rebuilds its state: last_seen from the store and one connected device
-per live session (sessions outlive an actor that was given up). After a crash it resumes
-from the last state a step completed. Then it
-applies the rules and carries out their effects: push to everyone who can see the user,
-persist the snapshot, answer the caller, and end the user's typing when they go offline.
+On a first start it rebuilds its state: last_seen from the board or the store and one
+connected device per live session (sessions outlive an actor that was given up). After a
+crash it resumes from the last state a step completed. Then it applies the rules and
+performs their effects: publish the record on the board, persist it, push it to everyone
+who can see the user, end the user's typing when they go offline, answer the caller.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from . import user_rules as rules
 from .actor import CONVERSATION, USER, ActorShell
 from .conversation_rules import ClearUser
-from .model import PresenceStatus
+from .model import PresenceRecord, PresenceStatus
 from .wire import presence_update_frame
 
 
@@ -42,34 +42,38 @@ class UserActor(ActorShell):
         self.execute(state, effects)
         return state
 
-    def retire(self, state: rules.UserState) -> bool:
-        if not super().retire(state):
-            return False
-        self.context.board.pop(self.key, None)
-        return True
+    def farewell(self) -> list[rules.Effect]:
+        return rules.leave(self.key)
 
-    def abandon(self) -> None:
-        self.context.board.pop(self.key, None)
-
-    def execute(self, state: rules.UserState, effects: list[rules.Effect]) -> None:
-        self.last_state = state
+    def perform(self, effect: rules.Effect) -> None:
         context = self.context
-        for effect in effects:
-            match effect:
-                case rules.Persist(record):
-                    context.board[self.key] = record
-                    context.store.persist(record)
-                case rules.Push(record):
-                    frame = presence_update_frame(record)
-                    visible = context.directory.visible(self.key)
-                    delivered = context.subscribers.fan_out(visible, self.key, frame)
-                    context.counters.presence_pushes += 1
-                    context.counters.deliveries += delivered
-                case rules.ClearTyping(user_id):
-                    for conversation_id in context.typing.typing_in(user_id):
-                        if self.registry.live(CONVERSATION, conversation_id) is not None:
-                            self.registry.tell_reliably(
-                                CONVERSATION, conversation_id, ClearUser(user_id)
-                            )
-                case rules.Answer():
-                    effect.send()
+        match effect:
+            case rules.Publish(record):
+                context.board[record.user_id] = record
+            case rules.Withdraw(user_id):
+                context.board.pop(user_id, None)
+            case rules.Persist(record):
+                context.store.persist(record)
+            case rules.Push(record):
+                self.push(record)
+            case rules.ClearTyping(user_id):
+                self.clear_typing(user_id)
+            case rules.Answer():
+                effect.send()
+            case _:
+                raise TypeError(f"not a user effect: {effect!r}")
+
+    def push(self, record: PresenceRecord) -> None:
+        """Offer the change to every socket of every user who can see this one."""
+        context = self.context
+        visible = context.directory.visible(self.key)
+        frame = presence_update_frame(record)
+        delivered = context.subscribers.fan_out(visible, self.key, frame)
+        context.counters.presence_pushes += 1
+        context.counters.deliveries += delivered
+
+    def clear_typing(self, user_id: int) -> None:
+        """Tell every live conversation the user types in to stop their typing there."""
+        for conversation_id in self.context.typing.typing_in(user_id):
+            if self.registry.live(CONVERSATION, conversation_id) is not None:
+                self.registry.tell_reliably(CONVERSATION, conversation_id, ClearUser(user_id))

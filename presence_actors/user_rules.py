@@ -4,7 +4,8 @@ and effects out, `now` (wall-clock epoch seconds) passed in. No trio, no I/O.
 A device lives while it has an open socket; without one it lives until its
 `expires_at`: last activity + TTL of its status, or, when its last socket closed, the
 disconnect grace (online) or the away TTL (away). The user's status is the highest of
-the live devices; a push happens exactly when that aggregate changes.
+the live devices; a push happens exactly when that aggregate changes. Everything else the
+actor changes, the board entry reads use included, leaves as an effect.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import RateLimited
 from .messages import Answer, Expire
 from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
+
+if TYPE_CHECKING:  # typing only: the rules import no trio
+    from .mailbox import ReplySlot
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 DEFAULT_TIMING = Timing()
@@ -43,14 +47,18 @@ class UserState:
     sockets: Mapping[str, int]  # open sockets per device key (a device may post offline)
     last_seen: float | None
     announced: PresenceStatus  # the aggregate last pushed to watchers
-    # Devices gone (posted offline, or expired) whose rate window is still open, and when
-    # it opened: an offline post is accepted without limit but still opens the window, so
-    # online/offline cannot alternate unlimited; an expiry never shortens a window.
+    # Devices gone (posted offline, or expired) whose rate window is still open, and when it
+    # opened: an offline post opens one too (online/offline cannot flood); expiry keeps it.
     offline_at: Mapping[str, float] = field(default_factory=lambda: NONE)
 
     @property
     def status(self) -> PresenceStatus:
-        return aggregate(self.devices)
+        """The aggregate: the highest status of the live devices; none means offline."""
+        best = OFFLINE
+        for device in self.devices.values():
+            if device.status.rank > best.rank:
+                best = device.status
+        return best
 
     @property
     def record(self) -> PresenceRecord:
@@ -63,15 +71,6 @@ def new_user(
     return UserState(user_id, NONE, NONE, last_seen, announced)
 
 
-def aggregate(devices: Mapping[str, Device]) -> PresenceStatus:
-    """The highest status of the live devices; none means offline."""
-    best = OFFLINE
-    for device in devices.values():
-        if device.status.rank > best.rank:
-            best = device.status
-    return best
-
-
 # --- messages ----------------------------------------------------------------------------
 
 
@@ -79,7 +78,7 @@ def aggregate(devices: Mapping[str, Device]) -> PresenceStatus:
 class SetStatus:
     device_id: str
     status: PresenceStatus
-    reply: Any = None
+    reply: ReplySlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +91,7 @@ class Touch:
 @dataclass(frozen=True, slots=True)
 class Connect:
     device_id: str
-    reply: Any = None
+    reply: ReplySlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +113,22 @@ class Push:
 
 
 @dataclass(frozen=True, slots=True)
+class Publish:
+    """Status or last_seen changed: show the record on the board, where reads find it."""
+
+    record: PresenceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The actor is gone: take the user off the board (reads fall back to the store)."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Persist:
-    """Status or last_seen changed: hand the snapshot to storage (and the read view)."""
+    """Status or last_seen changed: hand the snapshot to storage."""
 
     record: PresenceRecord
 
@@ -127,7 +140,7 @@ class ClearTyping:
     user_id: int
 
 
-Effect = Push | Persist | Answer | ClearTyping
+Effect = Publish | Withdraw | Persist | Push | ClearTyping | Answer
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -165,17 +178,23 @@ def apply(
 def announce(
     before: UserState, state: UserState, effects: list[Effect]
 ) -> tuple[UserState, list[Effect]]:
-    """Derive Persist / Push / ClearTyping from what changed; replies go last."""
+    """Derive Publish / Persist / Push / ClearTyping from what changed; replies go last."""
     derived: list[Effect] = []
     status = state.status
     if status is not before.status or state.last_seen != before.last_seen:
-        derived.append(Persist(state.record))
+        record = state.record
+        derived += [Publish(record), Persist(record)]
     if status is not state.announced:
         derived.append(Push(state.record))
         if status is OFFLINE:
             derived.append(ClearTyping(state.user_id))
         state = replace(state, announced=status)
     return state, derived + effects
+
+
+def leave(user_id: int) -> list[Effect]:
+    """An actor that stops for good withdraws its board entry (reads find it persisted)."""
+    return [Withdraw(user_id)]
 
 
 def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> UserState:
@@ -217,18 +236,6 @@ def set_status(
     offline_at = state.offline_at
     if device_id in offline_at:
         offline_at = {k: at for k, at in offline_at.items() if k != device_id} or NONE
-    has_socket = state.sockets.get(device_id, 0) > 0
-    expires_at = None if has_socket else now + timing.ttl(status)
-    devices[device_id] = Device(status, now, expires_at, status_at=now)
-    return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
-    current = devices.get(device_id)
-    previous = max(
-        current.status_at if current is not None and current.status_at is not None else -math.inf,
-        offline_at.pop(device_id, -math.inf),
-    )
-    ready_at = previous + timing.status_min_interval
-    if now < ready_at:
-        raise RateLimited(max(1, math.ceil(ready_at - now)))
     has_socket = state.sockets.get(device_id, 0) > 0
     expires_at = None if has_socket else now + timing.ttl(status)
     devices[device_id] = Device(status, now, expires_at, status_at=now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from .model import PresenceRecord, TypingRecord
+from .model import PresenceRecord, PresenceView, TypingRecord
 
 
 def presence_update_frame(record: PresenceRecord) -> bytes:
@@ -21,18 +21,14 @@ def typing_update_frame(record: TypingRecord) -> bytes:
     return orjson.dumps({"type": "typing_update", "data": record.as_json()})
 
 
-def initial_state_frame(
-    presences: list[PresenceRecord], typing: list[TypingRecord], typing_users: frozenset[int]
-) -> bytes:
-    """The seed's `initial_state`: presences in the GET shape (with `is_typing`) plus typers."""
+def initial_state_frame(presences: list[PresenceView], typing: list[TypingRecord]) -> bytes:
+    """The seed's `initial_state`: presences in the GET shape, then the current typers."""
     return orjson.dumps(
         {
             "type": "initial_state",
             "data": {
-                "presences": [
-                    {**p.as_json(), "is_typing": p.user_id in typing_users} for p in presences
-                ],
-                "typing": [t.as_json() for t in typing],
+                "presences": [view.as_json() for view in presences],
+                "typing": [record.as_json() for record in typing],
             },
         }
     )

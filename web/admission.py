@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from .auth import AuthError, Identity, authenticate, bearer_token, valid_device_id
+from .auth import AuthError, Identity, authenticate, bearer_token, device_key
 from .errors import error_response, rate_limited, unauthorized
-from .schemas import device_issue
+from .schemas import RequestInvalid
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +38,10 @@ async def admit(host, scope: dict):
         identity = await authenticate(service, host.verifier, _token(headers, args))
     except AuthError as error:
         return unauthorized(error.detail)
-    device_id = _device_id(headers, args, identity.session_id)
-    if device_id is None:
-        return error_response(422, device_issue(["query", "device_id"]).issues)
+    try:
+        device_id = device_key(identity, headers.get("x-device-id"), args.get("device_id"))
+    except RequestInvalid as error:
+        return error_response(422, error.issues)
     if service.socket_count(identity.user_id) >= host.settings.max_sockets_per_user:
         return rate_limited(1)
     return Admitted(identity, device_id)
@@ -69,14 +70,3 @@ def _headers(scope: dict) -> dict[str, str]:
 
 def _token(headers: dict[str, str], args: dict[str, str]) -> str | None:
     return bearer_token(headers.get("authorization")) or (args.get("token") or None)
-
-
-def _device_id(headers: dict[str, str], args: dict[str, str],
-               session_id: str | None) -> str | None:
-    """The device key (header, query, `sid`, "default"); None when it is malformed."""
-    for value in (headers.get("x-device-id"), args.get("device_id")):
-        if value is not None:
-            return value if valid_device_id(value) else None
-    if session_id is not None and valid_device_id(session_id):
-        return session_id
-    return "default"

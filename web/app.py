@@ -1,7 +1,7 @@
 """The Quart-Trio application factory.
 
     app = create_app(settings)              # tests, `presence-actors serve`
-    hypercorn --worker-class trio -c python:web.hypercorn_conf 'web.app:create_app()'
+    hypercorn -c python:web.hypercorn_conf 'web.hypercorn_conf:create_app()'
 
 `create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
 key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
@@ -12,60 +12,58 @@ The store and the actors start in `before_serving` and stop — flushing the sto
 from __future__ import annotations
 
 from quart import request
-from quart_schema import HttpSecurityScheme, Info, OpenAPIProvider, QuartSchema
+from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from quart_trio import QuartTrio
 
 from . import errors
 from .asgi import AsgiFront
-from .config import MAX_BODY_BYTES, Settings
-from .host import ServiceHost
+from .config import MAX_BODY_BYTES, ConfigError, Settings
+from .demo_page import browser_routes
+from .host import EXTENSION_KEY, ServiceHost
+from .openapi import DESCRIPTION, TITLE, OpenAPIDocument, version
 from .rest import api, ops
-
-TITLE = "presence-actors"
-VERSION = "0.1.0"
-
-
-class _OpenAPI(OpenAPIProvider):
-    """Ids in paths are matched as text (so `abc` is a 422, as in FastAPI, not a 404), but
-    documented as what they must be: positive 64-bit integers."""
-
-    def build_path_parameter(self, name, converter):
-        parameter = super().build_path_parameter(name, converter)
-        if name.endswith("_id"):
-            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
-        return parameter
 
 
 def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
-    """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL."""
+    """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL.
+
+    With no settings (the hypercorn CLI imports `create_app()`), they come from
+    `PRESENCE_*` and a setting that cannot work exits 1 with one line: hypercorn itself
+    would print a traceback and exit 0.
+
+    Raises:
+        ConfigError: a setting that cannot work (a key that is missing or unusable).
+    """
     if settings is None:
-        settings = Settings.from_env().with_dev_secret()
+        try:
+            return create_app(Settings.from_env().with_dev_secret(), store=store)
+        except ConfigError as error:
+            raise SystemExit(f"Error: {error}") from None
     if store is None:
         settings.prepare_data_dir()
     host = ServiceHost(settings, store)
-    app = QuartTrio("web")
+    app = QuartTrio("web", static_folder=None)  # web/static is served by browser_routes
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         BODY_TIMEOUT=30,
         RESPONSE_TIMEOUT=60,
         PROVIDE_AUTOMATIC_OPTIONS=True,
     )
-    app.extensions["presence"] = host
+    app.extensions[EXTENSION_KEY] = host
     QuartSchema(
         app,
         openapi_path="/openapi.json",
         redoc_ui_path=None,
         scalar_ui_path=None,
         swagger_ui_path=None,
-        info=Info(title=TITLE, version=VERSION,
-                  description="Realtime presence: who is online, away or offline, and who is "
-                              "typing. WebSocket: /api/presence/subscribe (see docs/api.md)."),
+        info=Info(title=TITLE, version=version(), description=DESCRIPTION),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         security=[{"bearer": []}],
-        openapi_provider_class=_OpenAPI,
+        openapi_provider_class=OpenAPIDocument,
     )
     app.register_blueprint(api)
     app.register_blueprint(ops)
+    app.register_blueprint(browser_routes(settings))
     app.asgi_app = AsgiFront(app.asgi_app, host)  # the WebSocket route, raw (web/asgi.py)
     errors.register(app, lambda: host.metrics.rate_limited.labels(_endpoint()).inc())
 
@@ -81,17 +79,14 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
 
     @app.before_serving
     async def _start() -> None:
-        await host.start(app.nursery)
+        if host.service is None:  # `presence-actors serve` starts it before it listens
+            await host.start(app.nursery)
 
     @app.after_serving
     async def _stop() -> None:
         await host.stop()
 
     return app
-
-
-def host_of(app: QuartTrio) -> ServiceHost:
-    return app.extensions["presence"]
 
 
 def _endpoint() -> str:

@@ -6,26 +6,28 @@ and the shape of `sub`. Whether `sub` names a user in the directory is the secon
 user imported a moment ago gets in).
 
 Algorithm confusion is closed by construction: the token's header must name one of the
-configured algorithms, and the key comes from the family of that algorithm — the HMAC
-secret only ever verifies HS*, the public key only RS*/ES*/PS*. `none` is never accepted.
+configured algorithms, and the key comes from the family of that algorithm (`web.keys`) —
+the HMAC secret only ever verifies HS*, a public key only its own family. `none` is never
+accepted. Claims are checked for shape without trusting their size: a 5,000-digit `sub`
+or an `exp` of 1e400 is a 401 like any other bad token.
+
+`device_key` is the one resolution of the device a request speaks for, REST and WebSocket.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
 
-from .config import ConfigError, Settings
+from .config import Settings
+from .keys import verification_keys
+from .schemas import MAX_ID, device_issue, id_from_text
 
-_HMAC = frozenset({"HS256", "HS384", "HS512"})
-_ASYMMETRIC = frozenset(
-    {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
-)
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_MAX_USER_ID = 2**63 - 1
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 class AuthError(Exception):
@@ -41,7 +43,7 @@ class Identity:
     """Who a verified token speaks for."""
 
     user_id: int
-    session_id: str | None  # the `sid` claim, a default device id
+    session_id: object  # the raw `sid` claim (None: absent); `device_key` checks it when used
     expires_at: float  # `exp`, wall-clock epoch seconds
 
 
@@ -49,85 +51,98 @@ class TokenVerifier:
     """Verifies tokens against a fixed algorithm list and key set."""
 
     def __init__(self, settings: Settings) -> None:
+        """Raises:
+            ConfigError: an algorithm without its key, or a key that cannot be used.
+        """
         self.algorithms = settings.algorithms
         self.audience = settings.jwt_audience
         self.issuer = settings.jwt_issuer
         self.leeway = settings.jwt_leeway
-        self._keys = _keys_for(settings)
+        self._keys = verification_keys(settings)
+        self._options = {
+            "require": ["exp", "sub"],
+            "verify_aud": self.audience is not None,
+            "verify_iss": self.issuer is not None,
+            "verify_sub": False,  # a number is allowed; `_user_id` checks it
+        }
 
     def verify(self, token: str) -> Identity:
+        """The identity a token carries.
+
+        Raises:
+            AuthError: anything wrong with the token (401), never another exception.
+        """
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise AuthError("Malformed token") from None
         alg = header.get("alg")
-        if alg not in self.algorithms:
+        if not isinstance(alg, str) or alg not in self.algorithms:
             raise AuthError("Token algorithm not accepted")
         try:
-            claims = jwt.decode(
-                token,
-                self._keys[alg],
-                algorithms=[alg],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={
-                    "require": ["exp", "sub"],
-                    "verify_aud": self.audience is not None,
-                    "verify_iss": self.issuer is not None,
-                    "verify_sub": False,  # a number is allowed; checked below
-                },
-            )
+            claims = jwt.decode(token, self._keys[alg], algorithms=[alg],
+                                audience=self.audience, issuer=self.issuer,
+                                leeway=self.leeway, options=self._options)
         except jwt.ExpiredSignatureError:
             raise AuthError("Token has expired") from None
         except jwt.PyJWTError as error:
             raise AuthError(f"Invalid token: {error}") from None
-        return Identity(_user_id(claims.get("sub")), _sid(claims.get("sid")), float(claims["exp"]))
+        _check_numeric_dates(claims)
+        return Identity(_user_id(claims.get("sub")), claims.get("sid"), float(claims["exp"]))
 
 
-def _keys_for(settings: Settings) -> dict[str, object]:
-    algorithms = settings.algorithms
-    if not algorithms:
-        raise ConfigError("PRESENCE_JWT_ALGORITHMS is empty")
-    public_key = settings.jwt_public_key
-    if settings.jwt_public_key_file:
-        public_key = Path(settings.jwt_public_key_file).read_text()
-    keys: dict[str, object] = {}
-    for alg in algorithms:
-        if alg in _HMAC:
-            if not settings.jwt_secret:
-                raise ConfigError(f"{alg} needs PRESENCE_JWT_SECRET")
-            keys[alg] = settings.jwt_secret
-        elif alg in _ASYMMETRIC:
-            if not public_key:
-                raise ConfigError(f"{alg} needs PRESENCE_JWT_PUBLIC_KEY(_FILE)")
-            keys[alg] = jwt.get_algorithm_by_name(alg).prepare_key(public_key)
-        else:
-            raise ConfigError(f"JWT algorithm {alg!r} is not supported")
-    return keys
+def _check_numeric_dates(claims: dict) -> None:
+    """`exp`/`nbf`/`iat` are JSON numbers (RFC 7519 NumericDate); PyJWT takes "123" too."""
+    for name in _NUMERIC_DATES:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise AuthError(f"Invalid token: {name} must be a number (NumericDate)")
 
 
 def _user_id(sub: object) -> int:
-    """`sub` as a positive integer: 7 or "7", nothing else (no floats, signs or spaces)."""
-    if isinstance(sub, bool):
-        raise AuthError("Token subject is not a user id")
-    if isinstance(sub, int):
-        value = sub
-    elif isinstance(sub, str) and sub.isascii() and sub.isdigit():
-        value = int(sub)
-    else:
-        raise AuthError("Token subject is not a user id")
-    if not 0 < value <= _MAX_USER_ID:
+    """`sub` as a positive 64-bit integer: 7 or "7"; no floats, signs, spaces or leading zeros.
+
+    A string is checked for length before it is parsed: a 5,000-digit `sub` is a 401,
+    not the 500 of Python's int-string limit.
+    """
+    value: int | None = None
+    if isinstance(sub, int) and not isinstance(sub, bool):
+        value = sub if 0 < sub <= MAX_ID else None
+    elif isinstance(sub, str) and not sub.startswith("0"):
+        value = id_from_text(sub)
+    if value is None:
         raise AuthError("Token subject is not a user id")
     return value
 
 
-def _sid(sid: object) -> str | None:
-    return sid if isinstance(sid, str) else None
-
-
 def valid_device_id(value: str) -> bool:
     return _DEVICE_ID.fullmatch(value) is not None
+
+
+def device_key(identity: Identity, header: str | None, query: str | None = None) -> str:
+    """The device a request speaks for (SPEC §5), for REST and the WebSocket alike.
+
+    The `X-Device-ID` header, else the WebSocket's `device_id` query parameter, else the
+    token's `sid` claim, else "default". The first source present decides: a malformed
+    one is a 422 naming it, never a quiet fall-back to the next, which would merge a
+    user's devices into one.
+
+    Raises:
+        RequestInvalid: the deciding source is not 1-64 characters of [A-Za-z0-9._-];
+            `loc` is ["header", "X-Device-ID"], ["query", "device_id"] or ["token", "sid"].
+    """
+    sources = ((header, ["header", "X-Device-ID"]), (query, ["query", "device_id"]),
+               (identity.session_id, ["token", "sid"]))
+    for value, where in sources:
+        if value is None:
+            continue
+        if isinstance(value, str) and valid_device_id(value):
+            return value
+        raise device_issue(where)
+    return "default"
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -142,7 +157,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(service, verifier: TokenVerifier, token: str | None) -> Identity:
-    """A verified identity of a user in the directory, or AuthError."""
+    """A verified identity of a user in the directory.
+
+    Raises:
+        AuthError: no token, a bad one, or a user the directory does not know (after one
+            refresh, so a user imported a moment ago gets in).
+    """
     if token is None:
         raise AuthError("Not authenticated")
     identity = verifier.verify(token)

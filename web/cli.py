@@ -12,20 +12,21 @@ the store flushes; the process exits 0.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import signal
 import sys
-import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import jwt
 import orjson
 import trio
+from click.core import ParameterSource
 from hypercorn.utils import LifespanFailureError
 
+from . import keys, startup, tokens
+from .auth import valid_device_id
 from .config import SETTINGS, ConfigError, Settings
+from .schemas import MAX_ID
+from .startup import redacted as _redacted
 
 log = logging.getLogger("web")
 
@@ -56,12 +57,21 @@ def _settings_options(names: set[str] | None = None, **defaults: object):
 
 
 def _settings(options: dict, **defaults: object) -> Settings:
+    """Settings from the options given; the dev secret when no key is configured.
+
+    Raises:
+        click.ClickException: a setting that cannot work (one line, exit 1).
+    """
     values = {**defaults, **{k: v for k, v in options.items() if v is not None}}
-    return Settings(**values).with_dev_secret()
+    try:
+        return Settings(**values).with_dev_secret()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group()
 @click.option("--log-level", envvar="PRESENCE_LOG_LEVEL", default="INFO", show_envvar=True,
+              show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(log_level: str) -> None:
     """Realtime presence service: REST + WebSocket on hypercorn's trio worker."""
@@ -74,15 +84,27 @@ def main(log_level: str) -> None:
 def serve(**options: object) -> None:
     """Run the service until SIGINT or SIGTERM."""
     settings = _settings(options, demo=True)
+    if settings.workers != 1:
+        from .workers import serve_workers
+
+        try:
+            raise SystemExit(serve_workers(settings))
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+    sources = _sources(options)
     try:
-        trio.run(_serve, settings)
-    except ConfigError as error:
+        trio.run(startup.serve, settings,
+                 lambda url: click.echo(startup.banner(url, settings, sources)))
+    except startup.StartupError as error:
         raise click.ClickException(str(error)) from None
     except BaseExceptionGroup as group:
-        failed, _ = group.split(LifespanFailureError)
+        failed, _ = group.split((startup.StartupError, LifespanFailureError))
         if failed is None:
             raise
         raise click.ClickException(_first_leaf(failed)) from None
+    except KeyboardInterrupt:  # Ctrl+C outside the signal receiver: before start, or twice
+        click.echo("interrupted", err=True)
+        sys.exit(130)
 
 
 def _first_leaf(group: BaseException) -> str:
@@ -91,79 +113,71 @@ def _first_leaf(group: BaseException) -> str:
     return str(group)
 
 
-async def _serve(settings: Settings) -> None:
-    from .app import create_app
-    from .server import serve as run_server
-
-    app = create_app(settings)
-    shutdown = trio.Event()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            urls = await nursery.start(run_server, app, settings, shutdown)
-            _banner(urls[0], settings)
-            async for signum in signals:
-                log.info("%s: closing sockets, flushing, stopping", signal.Signals(signum).name)
-                shutdown.set()
-                break
-    log.info("stopped")
+def _sources(options: dict) -> dict[str, str]:
+    """Where each given setting came from: the command line or the environment."""
+    context = click.get_current_context()
+    found = {}
+    for name, value in options.items():
+        source = context.get_parameter_source(name)
+        if value is not None and source is ParameterSource.COMMANDLINE:
+            found[name] = tokens.COMMAND_LINE
+        elif value is not None and source is ParameterSource.ENVIRONMENT:
+            found[name] = tokens.ENVIRONMENT
+    return found
 
 
-def _command() -> str:
-    """How to call this CLI again from here: its name when on PATH, else its path
-    (`./dev serve` runs it from .venv/bin, which is not on PATH)."""
-    here = os.path.abspath(sys.argv[0])
-    on_path = shutil.which("presence-actors")
-    if os.path.basename(here) != "presence-actors":
-        return "presence-actors"  # run some other way (python -m, tests)
-    if on_path is not None and os.path.abspath(on_path) == here:
-        return "presence-actors"
-    return os.path.relpath(here)
-
-
-def _banner(url: str, settings: Settings) -> None:
-    token = f"{_command()} token 1"
-    if settings.data_dir != _DEFAULTS.data_dir:
-        token += f" --data-dir {settings.data_dir}"
-    click.echo(
-        f"presence-actors listening on {url}\n"
-        f"  store:     {_redacted(settings.store_url)}\n"
-        f"  token:     {token}        (prints a bearer token for user 1)\n"
-        f"  try:       curl -H \"Authorization: Bearer $({token})\" {url}/api/presence/users\n"
-        f"  websocket: {url.replace('http', 'ws', 1)}/api/presence/subscribe?token=$({token})\n"
-        f"  stop:      Ctrl+C (sockets close with 1001, storage flushes)"
-    )
-
-
-def _redacted(url: str) -> str:
-    from storage import parse_url
-
-    try:
-        return parse_url(url).redacted()
-    except ValueError:
-        return url
+def _valid_sid(context, parameter, value: str | None) -> str | None:
+    if value is not None and not valid_device_id(value):
+        raise click.BadParameter("must be 1-64 characters of [A-Za-z0-9._-] "
+                                 "(the server answers 422 to any other sid)")
+    return value
 
 
 @main.command()
-@click.argument("user_id", type=click.IntRange(min=1))
+@click.argument("user_id", type=click.IntRange(min=1, max=MAX_ID))
 @click.option("--ttl", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               help="seconds until the token expires")
-@click.option("--sid", help="session id claim: the default device id for this token")
-@_settings_options({"data_dir", "jwt_secret", "jwt_audience", "jwt_issuer"})
-def token(user_id: int, ttl: float, sid: str | None, **options: object) -> None:
-    """Print an HS256 token for USER_ID, signed with the configured (or dev) secret."""
-    settings = _settings(options)
-    if not settings.jwt_secret:
-        raise click.ClickException("no PRESENCE_JWT_SECRET: tokens for RS256/ES256 are minted "
-                                   "by whoever holds the private key")
-    claims: dict[str, object] = {"sub": str(user_id), "iat": int(time.time()),
-                                 "exp": int(time.time() + ttl)}
-    if sid:
-        claims["sid"] = sid
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    click.echo(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
+@click.option("--sid", callback=_valid_sid,
+              help="session id claim: the device id the token speaks for")
+@click.option("--private-key", type=click.Path(dir_okay=False),
+              help="PEM private key: sign with its algorithm (RS256, ES256... or the first of "
+                   "PRESENCE_JWT_ALGORITHMS that fits) instead of the HMAC secret")
+@_settings_options({"data_dir", "database_url", "jwt_secret", "jwt_algorithms",
+                    "jwt_audience", "jwt_issuer"})
+def token(user_id: int, ttl: float, sid: str | None, private_key: str | None,
+          **options: object) -> None:
+    """Print a token for USER_ID that the server with the same settings accepts.
+
+    HS* with the configured (or dev) secret, or RS*/PS*/ES*/EdDSA with --private-key.
+    Warns on stderr when USER_ID is not in the directory (the server would answer 401).
+    """
+    try:
+        settings = _settings(options) if private_key is None else _plain_settings(options)
+        key = keys.load_private_key(private_key) if private_key else None
+        printed = tokens.mint(settings, user_id, ttl, sid=sid, private_key=key)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(printed)
+    with _quiet_storage_log():
+        warning = tokens.directory_warning(settings, user_id)
+    if warning:
+        click.echo(warning, err=True)
+
+
+def _plain_settings(options: dict) -> Settings:
+    return Settings(**{k: v for k, v in options.items() if v is not None})
+
+
+@contextmanager
+def _quiet_storage_log():
+    """The directory lookup opens the store; its start-up lines are not what `token` did."""
+    store_log = logging.getLogger("storage")
+    level = store_log.level
+    store_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        store_log.setLevel(level)
 
 
 _STORE_OPTIONS = {"data_dir", "database_url"}
@@ -177,7 +191,8 @@ def migrate(**options: object) -> None:
 
     url = _store_url(options)
     applied = _run_store(storage.migrate, url)
-    click.echo(f"applied migrations {applied}" if applied else "schema is up to date")
+    done = f"applied migrations {applied}" if applied else "schema is up to date"
+    click.echo(f"{done} ({_redacted(url)})")
 
 
 @main.group()
@@ -192,8 +207,9 @@ def directory_import(file: Path, **options: object) -> None:
     """Upsert what FILE names; a malformed file is rejected whole."""
     import storage
 
-    counts = _run_store(storage.import_directory_file, _store_url(options), file)
-    click.echo("imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    url = _store_url(options)
+    counts = _run_store(storage.import_directory_file, url, file)
+    click.echo(f"imported {_counted(counts)} into {_redacted(url)}")
 
 
 @directory.command("export")
@@ -202,8 +218,12 @@ def directory_export(**options: object) -> None:
     """Print the whole directory as JSON (the import format)."""
     import storage
 
-    data = _run_store(storage.export_directory, _store_url(options))
+    url = _store_url(options)
+    data = _run_store(storage.export_directory, url)
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    counts = {what: len(data.get(what, ())) for what in ("users", "partnerships", "circles",
+                                                         "conversations")}
+    log.info("exported %s from %s", _counted(counts), _redacted(url))
 
 
 @main.command()
@@ -224,17 +244,27 @@ def openapi() -> None:
     click.echo(orjson.dumps(schema, option=options).decode())
 
 
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
 def _store_url(options: dict) -> str:
-    settings = Settings(**{k: v for k, v in options.items() if v is not None})
-    settings.prepare_data_dir()
+    settings = _plain_settings(options)
+    try:
+        settings.prepare_data_dir()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     return settings.store_url
 
 
 def _run_store(function, *args):
+    """Run a one-shot store command; the store's own start-up lines are not what the
+    command did (the command says that itself)."""
     import storage
 
     try:
-        return trio.run(function, *args)
+        with _quiet_storage_log():
+            return trio.run(function, *args)
     except (storage.StoreUnavailable, ValueError) as error:
         raise click.ClickException(str(error)) from None
 

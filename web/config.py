@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -39,10 +40,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("host", str, "listen address"),
     SettingSpec("port", int, "listen port (0 picks a free one)"),
     SettingSpec("data_dir", str, "directory for the dev JWT secret and the SQLite file"),
-    SettingSpec("database_url", str, "store: postgresql://..., sqlite:///path or memory://"),
-    SettingSpec("jwt_secret", str, "HS256 secret (unset: a dev secret generated in the data dir)"),
-    SettingSpec("jwt_public_key", str, "PEM public key for RS256/ES256"),
-    SettingSpec("jwt_public_key_file", str, "file holding the PEM public key"),
+    SettingSpec("database_url", str, "store: postgresql://..., sqlite:///path or memory://"
+                " (unset: sqlite:///<data dir>/presence.db)"),
+    SettingSpec("jwt_secret", str, "HS* secret (unset: a dev secret generated in the data dir)"),
+    SettingSpec("jwt_public_key", str, "PEM public key(s) for RS*/PS*/ES*/EdDSA, one per "
+                "algorithm family (e.g. an RSA and an EC key for RS256,ES256)"),
+    SettingSpec("jwt_public_key_file", str, "file holding the PEM public key(s)"),
     SettingSpec("jwt_algorithms", str, "accepted JWT algorithms, comma-separated"),
     SettingSpec("jwt_audience", str, "required `aud` claim (unchecked when unset)"),
     SettingSpec("jwt_issuer", str, "required `iss` claim (unchecked when unset)"),
@@ -52,12 +55,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("disconnect_grace", float, "how long an online device outlives its last socket"),
     SettingSpec("status_min_interval", float, "minimum seconds between status updates per device"),
     SettingSpec("typing_ttl", float, "typing indicator lifetime without a refresh"),
-    SettingSpec("typing_burst", int, "typing requests allowed in a burst per conversation"),
-    SettingSpec("typing_rate", float, "typing requests per second sustained per conversation"),
+    SettingSpec("typing_burst", int, "typing requests allowed in a burst per (user, conversation)"),
+    SettingSpec("typing_rate", float, "typing requests per second per (user, conversation)"),
     SettingSpec("max_sockets_per_user", int, "open WebSockets allowed per user"),
     SettingSpec("request_timeout", float, "deadline for an actor's reply, then 503"),
     SettingSpec("mailbox_size", int, "bounded inbox of each actor"),
     SettingSpec("directory_refresh", float, "directory reload period"),
+    SettingSpec("directory_min_refresh", float,
+                "a denied lookup reloads the directory at once, at most this often"),
     SettingSpec("ws_ping_interval", float, "seconds between protocol pings on each WebSocket"),
     SettingSpec("dead_peer_timeout", float, "close a connection that sent nothing for this long"),
     SettingSpec("write_timeout", float, "close a WebSocket (1013) that cannot take a write"),
@@ -67,8 +72,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("max_sockets", int, "open WebSockets on this node (0: from the fd limit)"),
     SettingSpec("backlog", int, "connections the kernel queues before they are accepted"),
     SettingSpec("shutdown_timeout", float, "bound on closing sockets and flushing at shutdown"),
+    SettingSpec("startup_timeout", float, "bound on opening the store at start, then exit 1"),
     SettingSpec("demo", bool, "import the demo directory when the directory is empty"),
-    SettingSpec("access_log", bool, "write an access log line per request to stderr"),
+    SettingSpec("demo_page", bool, "serve the demo page at / (always on when demo is)"),
+    SettingSpec("access_log", bool, "write one access log line per request to stderr"),
+    SettingSpec("workers", int, "processes on one port, one cluster node each (> 1 needs Redis)"),
+    SettingSpec("redis_url", str, "join the cluster on this Redis: redis://host:port/db?prefix=NAME"),
+    SettingSpec("node_ttl", float, "a cluster node silent this long is dead"),
 )
 
 DEV_SECRET_FILE = "jwt-secret"
@@ -100,6 +110,7 @@ class Settings:
     request_timeout: float = 5.0
     mailbox_size: int = 256
     directory_refresh: float = 30.0
+    directory_min_refresh: float = 1.0
     ws_ping_interval: float = 15.0
     dead_peer_timeout: float = 45.0
     write_timeout: float = 30.0
@@ -109,12 +120,25 @@ class Settings:
     max_sockets: int = 0
     backlog: int = 4096
     shutdown_timeout: float = 10.0
+    startup_timeout: float = 30.0
     demo: bool = False
+    demo_page: bool = False
     access_log: bool = False
+    workers: int = 1
+    redis_url: str | None = None
+    node_ttl: float = 10.0
+    listen_fd: int | None = None  # not a setting: a worker's inherited listening socket
+
+    @property
+    def bind(self) -> str:
+        """What hypercorn binds: host:port, or the socket `serve --workers` handed down."""
+        if self.listen_fd is not None:
+            return f"fd://{self.listen_fd}"
+        return f"{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from `PRESENCE_*` variables (what `hypercorn 'web.app:create_app()'` uses)."""
+        """Settings from `PRESENCE_*` variables (what the hypercorn CLI's app uses)."""
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for spec in SETTINGS:
@@ -138,15 +162,34 @@ class Settings:
         return Timing(**{n: getattr(self, n) for n in names if hasattr(self, n)})
 
     def prepare_data_dir(self) -> None:
-        """The default SQLite file lives in the data dir: make sure it exists."""
+        """The default SQLite file lives in the data dir: make sure it exists.
+
+        Raises:
+            ConfigError: the directory cannot be created.
+        """
         if self.database_url is None:
-            Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+            with _data_dir_errors(self.data_dir):
+                Path(self.data_dir).mkdir(parents=True, exist_ok=True)
 
     def with_dev_secret(self) -> Settings:
-        """Fill in the dev HS256 secret (created once, 0600, in the data dir) if none is set."""
+        """Fill in the dev HS256 secret (created once, 0600, in the data dir) if none is set.
+
+        Raises:
+            ConfigError: the secret file cannot be read or created.
+        """
         if self.jwt_secret or self.jwt_public_key or self.jwt_public_key_file:
             return self
-        return replace(self, jwt_secret=dev_secret(Path(self.data_dir)))
+        with _data_dir_errors(self.data_dir):
+            return replace(self, jwt_secret=dev_secret(Path(self.data_dir)))
+
+
+@contextmanager
+def _data_dir_errors(data_dir: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        raise ConfigError(f"PRESENCE_DATA_DIR: cannot use {data_dir}: "
+                          f"{error.strerror or error}") from None
 
 
 def parse_value(spec: SettingSpec, raw: str) -> object:

@@ -2,9 +2,10 @@
 
 Handlers raise; this module maps: AuthError -> 401 + `WWW-Authenticate: Bearer`,
 RequestInvalid -> 422 with the issue list, NotFound -> 404, RateLimited -> 429 +
-`Retry-After`, ActorUnavailable / a missed deadline -> 503, werkzeug's HTTP errors
-(404, 405, 413...) -> their code with `{"detail": ...}`. Anything else is a bug: logged
-with its traceback, answered with a bare JSON 500.
+`Retry-After`, ActorUnavailable / a missed deadline -> 503, a plain HTTP request to the
+WebSocket path -> 426 with `Upgrade: websocket`, werkzeug's HTTP errors (404, 405, 413...)
+-> their code with `{"detail": ...}`. Anything else is a bug: logged with its traceback,
+answered with a bare JSON 500.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import math
 
 import orjson
 import trio
-from quart import Quart, Response
+from quart import Quart, Response, has_websocket_context
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 from presence_actors import ActorUnavailable, NotFound, RateLimited
 
@@ -76,6 +78,13 @@ def register(app: Quart, on_rate_limited=lambda: None) -> None:
     @app.errorhandler(trio.TooSlowError)
     async def _too_slow(error: trio.TooSlowError) -> Response:
         return unavailable("Service did not answer in time")
+
+    @app.errorhandler(WebsocketMismatch)
+    async def _websocket_mismatch(error: WebsocketMismatch) -> Response:
+        if has_websocket_context():  # a WebSocket handshake on an HTTP-only path
+            return error_response(400, "This path does not accept WebSocket connections")
+        return error_response(426, "This is a WebSocket endpoint: connect with a WebSocket "
+                                   "client (Upgrade: websocket)", {"Upgrade": "websocket"})
 
     @app.errorhandler(HTTPException)
     async def _http(error: HTTPException) -> Response:

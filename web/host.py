@@ -61,8 +61,7 @@ class ServiceHost:
     async def start(self, nursery: trio.Nursery) -> None:
         self.service = await nursery.start(self._run)
         freeze_startup_heap()
-        self.capacity = socket_capacity(self.settings.max_sockets)
-        self.metrics.sockets_capacity.set(self.capacity)
+        self.measure_capacity()
         self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
 
@@ -130,6 +129,12 @@ class ServiceHost:
         for session in sessions:
             session.close(code)
         return len(sessions)
+
+    def measure_capacity(self) -> None:
+        """Sockets this node accepts: the setting, else from the fd limit as it is now
+        (web.server raises it when it starts serving, which may be after `start`)."""
+        self.capacity = socket_capacity(self.settings.max_sockets)
+        self.metrics.sockets_capacity.set(self.capacity)
 
     def reserve_socket(self) -> str | None:
         """Hold a socket slot (until `release_socket`), or say why not: the 503 detail."""
@@ -200,3 +205,18 @@ def freeze_startup_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+EXTENSION_KEY = "presence"  # app.extensions[EXTENSION_KEY] is the app's ServiceHost
+
+
+def host_of(app) -> ServiceHost:
+    """The ServiceHost `create_app` attached to `app`: the one way web/ reaches it."""
+    return app.extensions[EXTENSION_KEY]
+
+
+def current_host() -> ServiceHost:
+    """The ServiceHost of the app serving the current request or WebSocket."""
+    from quart import current_app
+
+    return host_of(current_app)

@@ -31,6 +31,7 @@ graceful_timeout = _config.graceful_timeout
 alpn_protocols = ["http/1.1"]
 accesslog = "-" if _config.accesslog is not None else None
 errorlog = "-"
+logger_class = _config.logger_class  # one access line per request (web.access_log)
 worker_class = "trio"
 
 

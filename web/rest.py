@@ -8,7 +8,7 @@ so a request without a valid token is 401 before its body or query is even looke
 from __future__ import annotations
 
 import trio
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Response, g, request
 from quart_schema import (
     document_querystring,
     document_request,
@@ -19,8 +19,9 @@ from quart_schema import (
 
 from presence_actors import ActorUnavailable, format_time
 
-from .auth import Identity, authenticate, bearer_token, valid_device_id
+from .auth import Identity, authenticate, bearer_token, device_key
 from .errors import json_response
+from .host import current_host
 from .schemas import (
     ErrorResponse,
     PresenceList,
@@ -31,7 +32,6 @@ from .schemas import (
     TypingResponse,
     UserIdsQuery,
     ValidationErrorResponse,
-    device_issue,
     parse_body,
     parse_id,
     parse_user_ids,
@@ -41,14 +41,9 @@ api = Blueprint("api", __name__)
 ops = Blueprint("ops", __name__)
 
 
-
-def _host():
-    return current_app.extensions["presence"]
-
-
 async def call(awaitable):
     """Await the service under the request deadline (a little past the actor's own)."""
-    host = _host()
+    host = current_host()
     with trio.fail_after(host.settings.request_timeout + 1.0):
         return await awaitable
 
@@ -68,22 +63,11 @@ def responses(ok, *errors: int):
 
 @api.before_request
 async def _authenticate() -> None:
-    host = _host()
+    host = current_host()
     if host.service is None:
         raise ActorUnavailable("starting")
     token = bearer_token(request.headers.get("Authorization"))
     g.identity = await authenticate(host.service, host.verifier, token)
-
-
-def rest_device_id(identity: Identity) -> str:
-    header = request.headers.get("X-Device-ID")
-    if header is not None:
-        if not valid_device_id(header):
-            raise device_issue(["header", "X-Device-ID"])
-        return header
-    if identity.session_id is not None and valid_device_id(identity.session_id):
-        return identity.session_id
-    return "default"
 
 
 @api.post("/api/presence/status")
@@ -94,8 +78,8 @@ async def post_status() -> Response:
     """Set the caller's status on this device; answers with the user's aggregate status."""
     body = parse_body(StatusRequest, await request.get_data())
     identity: Identity = g.identity
-    device = rest_device_id(identity)
-    service = _host().service
+    device = device_key(identity, request.headers.get("X-Device-ID"))
+    service = current_host().service
     record = await call(service.set_status(identity.user_id, device, body.status))
     return json_response(record.as_json())
 
@@ -106,8 +90,8 @@ async def post_status() -> Response:
 @responses(PresenceList)
 async def get_presences() -> Response:
     """Presence of every user the caller can see, or of the visible ones among `user_ids`."""
-    ids = parse_user_ids(request.args.getlist("user_ids"))
-    views = await call(_host().service.presences(g.identity.user_id, ids))
+    ids = parse_user_ids(request.args)
+    views = await call(current_host().service.presences(g.identity.user_id, ids))
     return json_response([view.as_json() for view in views])
 
 
@@ -117,7 +101,7 @@ async def get_presences() -> Response:
 async def get_presence(user_id: str) -> Response:
     """One user's presence; 404 when unknown or not visible to the caller (alike on purpose)."""
     target = parse_id(user_id, "user_id")
-    view = await call(_host().service.presence(g.identity.user_id, target))
+    view = await call(current_host().service.presence(g.identity.user_id, target))
     return json_response(view.as_json())
 
 
@@ -130,8 +114,8 @@ async def post_typing(conversation_id: str) -> Response:
     cid = parse_id(conversation_id, "conversation_id")
     body = parse_body(TypingRequest, await request.get_data())
     identity: Identity = g.identity
-    service = _host().service
-    device = rest_device_id(identity)
+    service = current_host().service
+    device = device_key(identity, request.headers.get("X-Device-ID"))
     result = await call(service.set_typing(identity.user_id, cid, body.is_typing, device))
     return json_response(
         {
@@ -152,7 +136,7 @@ async def healthz() -> Response:
 @ops.get("/readyz")
 @hide
 async def readyz() -> Response:
-    if _host().ready():
+    if current_host().ready():
         return json_response({"status": "ready"})
     return json_response({"detail": "not ready"}, 503)
 
@@ -160,5 +144,5 @@ async def readyz() -> Response:
 @ops.get("/metrics")
 @hide
 async def metrics() -> Response:
-    body = _host().metrics.render()
+    body = current_host().metrics.render()
     return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import socket
 import time
 from functools import partial
 
@@ -30,14 +31,16 @@ import trio
 from hypercorn.config import Config
 
 from . import hypercorn_patch
+from .access_log import AccessLogger
 from .config import MAX_FRAME_BYTES, Settings
+from .host import host_of
 
 ACCEPT_LOGGER = "trio.serve_listeners"
 
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
+    config.bind = [settings.bind]
     config.backlog = settings.backlog
     config.websocket_ping_interval = None  # the pump pings (see above)
     config.read_timeout = settings.dead_peer_timeout
@@ -45,6 +48,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.graceful_timeout = settings.shutdown_timeout / 2
     # Through the logging module (one handler, configured by the CLI), not straight to stderr.
     config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
+    config.logger_class = AccessLogger  # one access line per request, see web.access_log
     config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
@@ -65,22 +69,29 @@ def prepare_process() -> int:
 
 
 async def serve(
-    app, settings: Settings, shutdown: trio.Event, task_status=trio.TASK_STATUS_IGNORED
+    app, settings: Settings, shutdown: trio.Event, task_status=trio.TASK_STATUS_IGNORED,
+    listener: socket.socket | None = None,
 ) -> None:
     """Serve until `shutdown` is set; `task_status.started(urls)` once listening.
+
+    `listener`: a socket already bound to host:port (`web.startup.bind_listener`), which
+    hypercorn then owns; without it hypercorn binds host:port itself.
 
     Raises:
         web.hypercorn_patch.HypercornPatchError: hypercorn is not a version we know.
     """
-    host = app.extensions["presence"]
+    host = host_of(app)
 
     async def trigger() -> None:
         await shutdown.wait()
         await host.drain()
 
     prepare_process()
+    host.measure_capacity()
     config = hypercorn_config(settings)
     hypercorn_patch.install(connection_policy(settings), config, app.asgi_app.route.direct)
+    if listener is not None:
+        config.bind = [f"fd://{listener.detach()}"]
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(
             partial(hypercorn.trio.serve, app, config, shutdown_trigger=trigger)

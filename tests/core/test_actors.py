@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 import trio
 import trio.testing
@@ -149,25 +148,3 @@ async def test_status_rate_limit_answers_retry_after_and_changes_nothing(autojum
             await trio.sleep(0.01)
             assert (await service.set_status(1, "phone", AWAY)).status is AWAY
             assert service.statistics().rate_limited == 1
-
-
-async def test_initial_state_lists_visible_users_and_current_typers(autojump_clock):
-    with trio.fail_after(60):
-        async with running() as service:
-            await service.set_status(3, "phone", AWAY)
-            await service.set_typing(3, 10, True)
-            async with service.subscribe(1, "web") as sub:
-                initial = orjson.loads(sub.initial_frame)
-            assert initial["type"] == "initial_state"
-            presences = initial["data"]["presences"]
-            assert [p["user_id"] for p in presences] == [1, 2, 3]
-            assert presences[2] == {
-                "user_id": 3,
-                "status": "away",
-                "last_seen": "2024-01-01T12:00:00Z",
-                "is_typing": True,
-            }
-            assert presences[0]["status"] == "online"  # the subscriber's own socket
-            assert initial["data"]["typing"] == [
-                {"user_id": 3, "conversation_id": 10, "is_typing": True}
-            ]

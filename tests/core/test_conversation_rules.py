@@ -1,4 +1,4 @@
-"""SPEC §6 typing rules, one rule per test, and the TypingIndex conversation actors publish to."""
+"""SPEC §6 typing rules, one rule per test: state + message + `now` in, state + effects out."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from presence_actors.conversation_rules import (
     ClearUser,
     ConversationState,
     Expire,
+    Publish,
     Push,
     SetTyping,
     TypingResult,
     apply,
     is_idle,
+    leave,
     new_conversation,
     next_deadline,
 )
 from presence_actors.errors import RateLimited
 from presence_actors.model import TypingRecord
 from presence_actors.timing import Timing
-from presence_actors.typing_index import TypingIndex
 
 TIMING = Timing()  # typing TTL 5 s; bucket of 5, 1 token per second
 T0 = 1_700_000_000.0
@@ -136,6 +137,50 @@ def test_typing_false_after_expiry_pushes_nothing_more():
     state = run((0, SetTyping(ADA, True)), (5, Expire()))
     _, effects = step(state, SetTyping(ADA, False), T0 + 6)
     assert pushed(effects) == []
+
+
+# --- what the typing index is told ---------------------------------------------------------
+
+
+def test_typing_true_publishes_the_typer_with_its_expiry_before_the_push():
+    _, effects = step(new_conversation(CONVERSATION), SetTyping(ADA, True), T0)
+    assert effects[:2] == [
+        Publish(CONVERSATION, {ADA: T0 + 5}),
+        Push(TypingRecord(ADA, CONVERSATION, True)),
+    ]
+
+
+def test_a_refresh_publishes_the_extended_expiry_without_a_push():
+    state = run((0, SetTyping(ADA, True)))
+    _, effects = step(state, SetTyping(ADA, True), T0 + 2)
+    assert [e for e in effects if not isinstance(e, Answer)] == [
+        Publish(CONVERSATION, {ADA: T0 + 7})
+    ]
+
+
+def test_an_expiry_publishes_the_typers_left():
+    state = run((0, SetTyping(ADA, True)), (1, SetTyping(GRACE, True)))
+    _, effects = step(state, Expire(), T0 + 5)
+    assert effects[0] == Publish(CONVERSATION, {GRACE: T0 + 6})
+
+
+def test_a_refused_request_publishes_nothing():
+    state = run(*[(0, SetTyping(ADA, True))] * 5)
+    _, effects = step(state, SetTyping(ADA, False), T0)
+    assert limited(effects)
+    assert not [e for e in effects if isinstance(e, Publish)]
+
+
+def test_an_actor_that_leaves_ends_every_published_indicator_and_withdraws_them():
+    assert leave(CONVERSATION, {ADA: T0 + 5, GRACE: T0 + 6}) == [
+        Push(TypingRecord(ADA, CONVERSATION, False)),
+        Push(TypingRecord(GRACE, CONVERSATION, False)),
+        Publish(CONVERSATION, {}),
+    ]
+
+
+def test_an_idle_actor_that_leaves_pushes_nothing():
+    assert leave(CONVERSATION, {}) == [Publish(CONVERSATION, {})]
 
 
 # --- clearing a user who went offline ----------------------------------------------------
@@ -273,57 +318,3 @@ def test_conversation_is_idle_once_typing_expired_and_buckets_refilled():
 def test_a_message_the_conversation_actor_does_not_know_is_a_type_error():
     with pytest.raises(TypeError):
         step(new_conversation(CONVERSATION), object(), T0)
-
-
-# --- TypingIndex -------------------------------------------------------------------------
-
-
-def test_index_lists_the_typers_of_a_conversation():
-    index = TypingIndex()
-    index.publish(10, {ADA: T0 + 5})
-    assert index.typers(10) == {ADA: T0 + 5}
-
-
-def test_index_of_an_unknown_conversation_is_empty():
-    assert TypingIndex().typers(10) == {}
-
-
-def test_index_knows_the_conversations_a_user_types_in():
-    index = TypingIndex()
-    index.publish(10, {ADA: T0 + 5})
-    index.publish(11, {ADA: T0 + 5, GRACE: T0 + 5})
-    assert index.typing_in(ADA) == {10, 11}
-    assert index.typing_in(GRACE) == {11}
-
-
-def test_index_forgets_a_user_who_stopped_typing():
-    index = TypingIndex()
-    index.publish(10, {ADA: T0 + 5, GRACE: T0 + 5})
-    index.publish(10, {GRACE: T0 + 5})
-    assert index.typing_in(ADA) == frozenset()
-    assert index.typers(10) == {GRACE: T0 + 5}
-
-
-def test_index_drops_a_conversation_with_no_typers():
-    index = TypingIndex()
-    index.publish(10, {ADA: T0 + 5})
-    index.publish(10, {})
-    assert index.typers(10) == {}
-    assert index.typing_in(ADA) == frozenset()
-
-
-def test_index_is_typing_in_any_only_for_the_given_conversations():
-    index = TypingIndex()
-    index.publish(10, {ADA: T0 + 5})
-    assert index.is_typing_in_any(ADA, frozenset({9, 10}))
-    assert not index.is_typing_in_any(ADA, frozenset({11}))
-    assert not index.is_typing_in_any(GRACE, frozenset({10}))
-
-
-def test_index_follows_the_states_of_a_conversation_actor():
-    index = TypingIndex()
-    state = run((0, SetTyping(ADA, True)))
-    index.publish(CONVERSATION, state.typers)
-    state = run((5, Expire()), state=state)
-    index.publish(CONVERSATION, state.typers)
-    assert not index.is_typing_in_any(ADA, frozenset({CONVERSATION}))

@@ -1,17 +1,15 @@
-"""The wire vocabulary: time format (SPEC §7) and the seed's frame shapes (SPEC §8)."""
+"""The domain vocabulary: statuses, the time format (SPEC §7) and the JSON of records and views."""
 
 from __future__ import annotations
-
-import orjson
 
 from presence_actors.model import (
     PresenceRecord,
     PresenceStatus,
+    PresenceView,
     TypingRecord,
     format_time,
     parse_time,
 )
-from presence_actors.wire import initial_state_frame, presence_update_frame, typing_update_frame
 
 NOON = 1_704_110_400.0  # 2024-01-01T12:00:00Z, the seed's example time
 
@@ -66,51 +64,25 @@ def test_presence_record_json_is_the_seed_presence_object():
     }
 
 
-def test_presence_update_frame_is_the_seed_message():
-    frame = presence_update_frame(PresenceRecord(1, PresenceStatus.AWAY, NOON))
-    assert orjson.loads(frame) == {
-        "type": "presence_update",
-        "data": {"user_id": 1, "status": "away", "last_seen": "2024-01-01T12:00:00Z"},
+def test_presence_view_json_is_the_get_shape():
+    view = PresenceView(PresenceRecord(1, PresenceStatus.AWAY, NOON + 0.7), is_typing=True)
+    assert view.as_json() == {
+        "user_id": 1,
+        "status": "away",
+        "last_seen": "2024-01-01T12:00:00Z",
+        "is_typing": True,
     }
 
 
-def test_presence_update_frame_of_a_user_never_seen_has_null_last_seen():
-    frame = presence_update_frame(PresenceRecord(3, PresenceStatus.OFFLINE, None))
-    assert orjson.loads(frame)["data"] == {"user_id": 3, "status": "offline", "last_seen": None}
+def test_presence_view_reads_like_its_record():
+    record = PresenceRecord(3, PresenceStatus.OFFLINE, None)
+    view = PresenceView(record, is_typing=False)
+    assert (view.user_id, view.status, view.last_seen) == (3, PresenceStatus.OFFLINE, None)
 
 
-def test_typing_update_frame_is_the_seed_message():
-    frame = typing_update_frame(TypingRecord(1, 123, True))
-    assert orjson.loads(frame) == {
-        "type": "typing_update",
-        "data": {"user_id": 1, "conversation_id": 123, "is_typing": True},
+def test_typing_record_json_is_the_seed_typing_object():
+    assert TypingRecord(1, 123, False).as_json() == {
+        "user_id": 1,
+        "conversation_id": 123,
+        "is_typing": False,
     }
-
-
-def test_initial_state_frame_holds_presences_in_the_get_shape_and_typers():
-    presences = [
-        PresenceRecord(1, PresenceStatus.ONLINE, NOON),
-        PresenceRecord(2, PresenceStatus.OFFLINE, None),
-    ]
-    typing = [TypingRecord(1, 123, True)]
-    frame = initial_state_frame(presences, typing, frozenset({1}))
-    assert orjson.loads(frame) == {
-        "type": "initial_state",
-        "data": {
-            "presences": [
-                {
-                    "user_id": 1,
-                    "status": "online",
-                    "last_seen": "2024-01-01T12:00:00Z",
-                    "is_typing": True,
-                },
-                {"user_id": 2, "status": "offline", "last_seen": None, "is_typing": False},
-            ],
-            "typing": [{"user_id": 1, "conversation_id": 123, "is_typing": True}],
-        },
-    }
-
-
-def test_initial_state_frame_of_nobody_has_empty_lists():
-    frame = initial_state_frame([], [], frozenset())
-    assert orjson.loads(frame) == {"type": "initial_state", "data": {"presences": [], "typing": []}}

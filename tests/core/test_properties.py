@@ -8,17 +8,20 @@ window bound) rather than from the rules' own helpers.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from presence_actors import conversation_rules, user_rules
 from presence_actors.errors import RateLimited
-from presence_actors.model import PresenceStatus, TypingRecord
+from presence_actors.model import PresenceRecord, PresenceStatus, TypingRecord
 from presence_actors.timing import Timing
+from presence_actors.typing_index import TypingIndex
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 TIMING = Timing()
@@ -137,6 +140,23 @@ def test_the_persisted_record_always_follows_the_state(script):
 
 @RULES
 @given(USER_SCRIPTS)
+def test_a_read_of_the_board_else_the_store_always_shows_the_actors_record(script):
+    # A read takes the board's record, else the stored last_seen as offline (SPEC §5:
+    # not live here means offline). Both are written only by the actor's effects.
+    board: dict[int, PresenceRecord] = {}
+    stored = script.start.record  # what the actor started from
+    for _, _, _, after, effects in replay_user(script):
+        for effect in effects:
+            if isinstance(effect, user_rules.Publish):
+                board[effect.record.user_id] = effect.record
+            elif isinstance(effect, user_rules.Persist):
+                stored = effect.record
+        read = board.get(1) or PresenceRecord(1, OFFLINE, stored.last_seen)
+        assert read == after.record
+
+
+@RULES
+@given(USER_SCRIPTS)
 def test_last_seen_never_decreases_and_expiry_never_moves_it(script):
     for before, message, _, after, _ in replay_user(script):
         if before.last_seen is not None:
@@ -237,6 +257,16 @@ def accepted(message, effects) -> bool:
 
 @RULES
 @given(TYPING_SCRIPTS)
+def test_the_typing_index_always_shows_the_actors_typers(script):
+    index = TypingIndex()
+    for _, _, _, after, effects in replay_conversation(script):
+        for publish in of_type(effects, conversation_rules.Publish):
+            index.publish(publish.conversation_id, publish.typers)
+        assert index.typers(10) == after.typers
+
+
+@RULES
+@given(TYPING_SCRIPTS)
 def test_typing_never_outlives_its_ttl(script):
     last_true: dict[int, float] = {}
     for _, message, now, after, effects in replay_conversation(script):
@@ -321,3 +351,33 @@ def test_accepted_requests_in_any_window_never_exceed_burst_plus_rate_times_wind
             for j in range(i, len(accepted_at)):
                 window = accepted_at[j] - start
                 assert j - i + 1 <= burst + rate * window + EPSILON
+
+
+# --- purity ------------------------------------------------------------------------------
+
+# The rules and every module they import: no trio, no I/O, no clock.
+PURE = ("user_rules", "conversation_rules", "messages", "model", "timing", "errors")
+STDLIB = {"__future__", "collections", "dataclasses", "datetime", "enum", "math", "types", "typing"}
+
+
+def runtime_imports(module: str) -> set[str]:
+    """What a module imports when it runs (`if TYPE_CHECKING:` blocks excluded); a module
+    of this package as `.name`."""
+    source = (Path(user_rules.__file__).parent / f"{module}.py").read_text()
+    names: set[str] = set()
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.If) and ast.unparse(statement.test) == "TYPE_CHECKING":
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                names.add(f".{node.module}" if node.level else node.module.split(".")[0])
+    return names
+
+
+def test_the_rules_import_no_trio_and_no_io():
+    # STYLE rule 1: state and a message in, state and effects out; `now` is an argument.
+    allowed = STDLIB | {f".{module}" for module in PURE}
+    for module in PURE:
+        assert runtime_imports(module) <= allowed, module

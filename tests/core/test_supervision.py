@@ -8,9 +8,8 @@ import trio.testing
 
 from presence_actors import (
     ActorUnavailable,
-    DirectoryData,
     MemoryStore,
-    NotFound,
+    PresenceRecord,
     PresenceStatus,
     Timing,
     WallClock,
@@ -48,8 +47,9 @@ async def test_crashed_user_actor_restarts_and_its_watchers_still_get_updates(au
             service.registry.tell("user", 1, Poison())
             await trio.testing.wait_all_tasks_blocked()
             assert service.statistics().restarts == 1
-            # The restarted actor rebuilt last_seen and the announced status from the board,
-            # so the crash itself pushed nothing, and the next change reaches the watcher.
+            # The restarted actor resumed from its last completed step (status announced,
+            # last_seen kept), so the crash itself pushed nothing, and the next change
+            # reaches the watcher.
             assert len(sub.outbox) == 0
             await service.set_status(1, "phone", ONLINE)
             update = await next_message(sub.outbox)
@@ -125,13 +125,13 @@ async def test_full_mailbox_is_refused_at_once(autojump_clock):
             # No checkpoint in this loop: the actor cannot drain its mailbox meanwhile.
             # One message goes straight to the waiting actor, four fill the mailbox.
             for _ in range(5):
-                await_free_touch(service)
+                tell_touch(service)
             with pytest.raises(ActorUnavailable, match="overloaded"):
-                await_free_touch(service)
+                tell_touch(service)
             assert service.statistics().rejected_busy == 1
 
 
-def await_free_touch(service) -> None:
+def tell_touch(service) -> None:
     from presence_actors.user_rules import Touch
 
     service.registry.tell("user", 1, Touch("phone"))
@@ -193,30 +193,6 @@ async def test_shutdown_stops_every_actor_after_its_queue(autojump_clock):
         )
 
 
-async def test_directory_changes_apply_within_30_seconds(autojump_clock):
-    with trio.fail_after(120):
-        async with running() as service:
-            assert not service.directory.can_see(3, 4)
-            service.store.directory = DirectoryData(
-                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
-            )
-            await trio.sleep(30.5)
-            assert service.directory.can_see(3, 4)
-
-
-async def test_a_denied_lookup_refreshes_the_directory_at_once(autojump_clock):
-    with trio.fail_after(60):
-        async with running() as service:
-            await trio.sleep(2)
-            service.store.directory = DirectoryData(
-                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
-            )
-            view = await service.presence(3, 4)
-            assert view.user_id == 4
-            with pytest.raises(NotFound):
-                await service.presence(3, 1)
-
-
 async def test_supervisor_restarts_one_child_and_leaves_its_sibling_alone(autojump_clock):
     runs = {"crashy": 0, "steady": 0}
     steady_done = trio.Event()
@@ -258,16 +234,38 @@ async def test_a_device_that_expires_inside_its_rate_window_keeps_the_window(aut
             assert (await service.set_status(1, "phone", ONLINE)).status is ONLINE
 
 
-async def test_an_unchanged_directory_keeps_its_snapshot_and_cache(autojump_clock):
+async def test_a_given_up_conversation_actor_ends_its_indicators_with_pushes(autojump_clock):
+    with trio.fail_after(60):
+        async with running(max_restarts=0) as service, service.subscribe(2, "watcher") as sub:
+            await service.set_typing(1, 10, True)
+            assert (await next_message(sub.outbox))["data"]["is_typing"] is True
+            service.registry.tell("conversation", 10, Poison())
+            await trio.testing.wait_all_tasks_blocked()
+            assert service.statistics().given_up == 1
+            update = await next_message(sub.outbox)
+            assert update["data"] == {"user_id": 1, "conversation_id": 10, "is_typing": False}
+            assert not (await service.presence(2, 1)).is_typing
+            assert service.context.typing.typing_in(1) == frozenset()
+
+
+async def test_a_given_up_user_actor_leaves_the_board_and_reads_use_the_store(autojump_clock):
+    with trio.fail_after(60):
+        async with running(max_restarts=0) as service:
+            await service.set_status(1, "phone", ONLINE)
+            assert 1 in service.context.board
+            service.registry.tell("user", 1, Poison())
+            await trio.testing.wait_all_tasks_blocked()
+            assert 1 not in service.context.board
+            view = await service.presence(2, 1)
+            assert (view.status, view.last_seen) == (PresenceStatus.OFFLINE, T0)
+
+
+async def test_a_retired_user_actor_leaves_the_board(autojump_clock):
     with trio.fail_after(120):
         async with running() as service:
-            before = service.directory
-            assert before.visible(1) == {1, 2, 3}
-            await trio.sleep(31)
-            assert service.directory is before
-            service.store.directory = DirectoryData(
-                users={uid: "x" for uid in range(1, 6)}, partnerships=frozenset({(3, 4)})
-            )
-            await trio.sleep(30)
-            assert service.directory is not before
-            assert service.directory.visible(3) == {3, 4}
+            await service.set_status(1, "phone", ONLINE)
+            await trio.sleep(61)
+            await trio.testing.wait_all_tasks_blocked()
+            assert service.registry.live("user", 1) is None
+            assert 1 not in service.context.board
+            assert service.store.rows[1] == PresenceRecord(1, PresenceStatus.OFFLINE, T0)

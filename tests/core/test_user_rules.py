@@ -14,12 +14,15 @@ from presence_actors.user_rules import (
     Disconnect,
     Expire,
     Persist,
+    Publish,
     Push,
     SetStatus,
     Touch,
     UserState,
+    Withdraw,
     apply,
     is_idle,
+    leave,
     new_user,
     next_deadline,
 )
@@ -96,6 +99,32 @@ def test_push_and_persist_carry_the_new_record():
     record = PresenceRecord(USER, AWAY, T0)
     assert Push(record) in effects
     assert Persist(record) in effects
+
+
+# --- the board: what reads see of a live user -----------------------------------------------
+
+
+def test_a_change_is_published_on_the_board_first_then_persisted_pushed_and_answered():
+    _, effects = step(new_user(USER), SetStatus("phone", AWAY), T0)
+    record = PresenceRecord(USER, AWAY, T0)
+    assert effects == [Publish(record), Persist(record), Push(record), Answer(None, record)]
+
+
+def test_a_heartbeat_publishes_the_moved_last_seen_without_a_push():
+    state = run((0, SetStatus("phone", ONLINE)))
+    _, effects = step(state, Touch("phone"), T0 + 2)
+    record = PresenceRecord(USER, ONLINE, T0 + 2)
+    assert effects == [Publish(record), Persist(record)]
+
+
+def test_nothing_is_published_when_neither_status_nor_last_seen_moved():
+    state = run((0, SetStatus("phone", ONLINE)))
+    _, effects = step(state, Expire(), T0 + 30)
+    assert effects == []
+
+
+def test_an_actor_that_leaves_withdraws_the_user_from_the_board():
+    assert leave(USER) == [Withdraw(USER)]
 
 
 # --- aggregation over devices ------------------------------------------------------------

@@ -26,6 +26,7 @@ from presence_actors import MemoryStore
 from web.app import create_app
 from web.config import Settings
 from web.demo import directory_data
+from web.host import host_of
 from web.server import serve
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-hs384-and-even-hs512-keys!"
@@ -76,7 +77,7 @@ class Server:
 
     @property
     def host(self):
-        return self.app.extensions["presence"]
+        return host_of(self.app)
 
     @property
     def service(self):

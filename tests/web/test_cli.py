@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -64,11 +65,11 @@ def test_token_is_signed_with_the_dev_secret_kept_in_the_data_dir(tmp_path):
     secret_file = data_dir / "jwt-secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
     secret = secret_file.read_text().strip()
-    claims = jwt.decode(result.output.strip(), secret, algorithms=["HS256"])
+    claims = jwt.decode(result.stdout.strip(), secret, algorithms=["HS256"])
     assert claims["sub"] == "3" and claims["sid"] == "phone"
     assert 55 <= claims["exp"] - claims["iat"] <= 60
     again = CliRunner().invoke(main, ["token", "3", "--data-dir", str(data_dir)])
-    assert jwt.decode(again.output.strip(), secret, algorithms=["HS256"])["sub"] == "3"
+    assert jwt.decode(again.stdout.strip(), secret, algorithms=["HS256"])["sub"] == "3"
 
 
 def test_directory_import_and_export_round_trip_and_reject_a_bad_file(tmp_path):
@@ -153,8 +154,7 @@ async def test_the_hypercorn_cli_serves_create_app_with_the_documented_command(t
            "PRESENCE_SHUTDOWN_TIMEOUT": "2"}
     hypercorn = Path(sys.executable).with_name("hypercorn")
     process = await trio.lowlevel.open_process(
-        [str(hypercorn), "--worker-class", "trio", "-c", "python:web.hypercorn_conf",
-         "web.app:create_app()"],
+        [str(hypercorn), "-c", "python:web.hypercorn_conf", "web.hypercorn_conf:create_app()"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
@@ -202,3 +202,24 @@ def test_serve_with_an_algorithm_but_not_its_key_exits_1(tmp_path):
     result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path),
                                        "--jwt-algorithms", "RS256"])
     assert result.exit_code == 1 and "RS256 needs PRESENCE_JWT_PUBLIC_KEY" in result.output
+
+
+def test_regression_store_commands_say_what_they_did_and_nothing_they_did_not(tmp_path, caplog):
+    """Every command logged the store's "0 statuses set offline", an export included."""
+    caplog.set_level(logging.DEBUG)
+    url = f"sqlite:///{tmp_path}/p.db"
+    file = tmp_path / "dir.json"
+    file.write_text(json.dumps(DIRECTORY))
+    runner = CliRunner()
+    migrated = runner.invoke(main, ["migrate", "--database-url", url])
+    assert migrated.stdout.startswith("applied migrations [") and url in migrated.stdout
+    imported = runner.invoke(main, ["directory", "import", str(file), "--database-url", url])
+    assert imported.stdout.strip() == \
+        f"imported 5 users, 1 partnerships, 1 circles, 2 conversations into {url}"
+    caplog.clear()
+    exported = runner.invoke(main, ["directory", "export", "--database-url", url])
+    assert exported.exit_code == 0
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert said == [f"exported 5 users, 1 partnerships, 1 circles, 2 conversations from {url}"]
+    again = runner.invoke(main, ["migrate", "--database-url", url])
+    assert again.stdout.strip() == f"schema is up to date ({url})"

@@ -72,7 +72,7 @@ async def test_bad_ids_are_422_in_fastapi_shape(server):
             assert response.status_code == 422, path
             [issue] = response.json()["detail"]
             assert issue["loc"] == ["path", "user_id"] and issue["msg"] and issue["type"]
-        for query in ["a", "1,,2", "", "1;2", "-3"]:
+        for query in ["a", "1,,2", "1,", "1;2", "-3"]:
             response = await ada.get("/api/presence/users", params={"user_ids": query})
             assert response.status_code == 422, query
             assert response.json()["detail"][0]["loc"] == ["query", "user_ids"]
