@@ -8,42 +8,15 @@ spare, and when they run out all the same, says so once per interval.
 
 from __future__ import annotations
 
-import os
-import resource
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
 import trio
 
-from .conftest import SECRET, make_token
+from .conftest import make_token, serve_process
 from .raw_client import RawClient
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _serve(tmp_path: Path, fds: int, **settings: str):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_PORT": "0", "PRESENCE_DEMO": "1",
-           "PRESENCE_JWT_SECRET": SECRET, "PRESENCE_DATA_DIR": str(tmp_path),
-           "PRESENCE_SHUTDOWN_TIMEOUT": "2",
-           **{f"PRESENCE_{k.upper()}": v for k, v in settings.items()}}
-
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
-
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "web.cli", "serve"], env=env, preexec_fn=limited,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    banner = b""
-    with trio.fail_after(30):
-        while b"\n" not in banner:
-            chunk = await process.stdout.receive_some()
-            assert chunk, "serve exited before listening"
-            banner += chunk
-    return process, banner.decode().splitlines()[0].rsplit(" ", 1)[1]
 
 
 async def _stop(process) -> None:
@@ -63,7 +36,8 @@ async def _upgrade(url: str, user: int, device: str) -> tuple[RawClient, int]:
 @pytest.mark.slow
 async def test_sockets_beyond_the_fd_based_capacity_are_refused_and_health_checks_answer(
         tmp_path):
-    process, url = await _serve(tmp_path, fds=256, max_sockets_per_user="1000")  # 256 - 64
+    # capacity 256 - 64 = 192; six demo users may hold all of it
+    process, url = await serve_process(tmp_path, fds=256, demo="1", max_sockets_per_user="1000")
     clients = []
     try:
         statuses: dict[int, int] = {}
@@ -84,7 +58,8 @@ async def test_sockets_beyond_the_fd_based_capacity_are_refused_and_health_check
 
 @pytest.mark.slow
 async def test_running_out_of_fds_is_logged_once_per_interval_without_a_traceback(tmp_path):
-    process, url = await _serve(tmp_path, fds=128, max_sockets="1000")
+    process, url = await serve_process(tmp_path, fds=128, stderr=subprocess.PIPE, demo="1",
+                                        max_sockets="1000")
     log = bytearray()
 
     async def read_log() -> None:

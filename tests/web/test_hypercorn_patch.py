@@ -15,7 +15,7 @@ from hypercorn.trio.tcp_server import TCPServer
 
 from web import hypercorn_patch
 
-from .conftest import make_token, serving, test_settings
+from .conftest import hypercorn_cli, make_token, serving, test_settings
 from .raw_client import BINARY, CLOSE, PING, TEXT, RawClient, client_frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,21 +183,8 @@ async def test_a_ping_frame_from_the_client_is_answered_and_the_socket_stays_usa
 async def test_the_hypercorn_cli_with_the_documented_command_pings_every_socket(tmp_path):
     """hypercorn serves from a worker process that imports the app, not the config file:
     the documented app path (through web.hypercorn_conf) installs the patch there too."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_PORT": "0", "PRESENCE_DEMO": "1",
-           "PRESENCE_WS_PING_INTERVAL": "0.2", "PRESENCE_SHUTDOWN_TIMEOUT": "2"}
-    hypercorn = Path(sys.executable).with_name("hypercorn")
-    process = await trio.lowlevel.open_process(
-        [str(hypercorn), "-c", "python:web.hypercorn_conf", "web.hypercorn_conf:create_app()"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    process, url = await hypercorn_cli(tmp_path, ws_ping_interval="0.2")
     try:
-        seen = b""
-        with trio.fail_after(30):
-            while b"Running on http://" not in seen or not seen.endswith(b"\n"):
-                chunk = await process.stderr.receive_some()
-                assert chunk, seen
-                seen += chunk
-        url = seen.split(b"Running on ")[1].split()[0].decode()
         secret = (tmp_path / ".presence" / "jwt-secret").read_text().strip()
         client = await RawClient.connect(
             url, f"/api/presence/subscribe?token={make_token(1, secret=secret)}")

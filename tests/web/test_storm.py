@@ -23,7 +23,7 @@ import orjson
 import pytest
 import trio
 
-from .conftest import SECRET, make_token
+from .conftest import make_token, serve_process
 from .raw_client import CLOSE, TEXT, RawClient, client_frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,25 +40,14 @@ def _directory() -> dict:
 
 
 async def _serve(tmp_path: Path, **settings: str) -> tuple[trio.Process, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_PORT": "0",
-           "PRESENCE_JWT_SECRET": SECRET, "PRESENCE_DEMO": "0", "PRESENCE_DATA_DIR": str(tmp_path),
-           "PRESENCE_WS_PING_INTERVAL": "60", "PRESENCE_DEAD_PEER_TIMEOUT": "200",
-           "PRESENCE_SHUTDOWN_TIMEOUT": "4",
-           **{f"PRESENCE_{k.upper()}": v for k, v in settings.items()}}
-    command = [sys.executable, "-m", "web.cli"]
     (tmp_path / "directory.json").write_text(json.dumps(_directory()))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_DATA_DIR": str(tmp_path)}
     with trio.fail_after(120):
-        await trio.run_process([*command, "directory", "import", str(tmp_path / "directory.json")],
-                               env=env, capture_stdout=True, capture_stderr=True)
-    process = await trio.lowlevel.open_process([*command, "serve"], env=env,
-                                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    banner = b""
-    with trio.fail_after(30):
-        while b"\n" not in banner:
-            chunk = await process.stdout.receive_some()
-            assert chunk, "serve exited before listening"
-            banner += chunk
-    return process, banner.decode().splitlines()[0].rsplit(" ", 1)[1]
+        await trio.run_process(
+            [sys.executable, "-m", "web.cli", "directory", "import",
+             str(tmp_path / "directory.json")], env=env, capture_stdout=True, capture_stderr=True)
+    return await serve_process(tmp_path, demo="0", ws_ping_interval="60",
+                               dead_peer_timeout="200", shutdown_timeout="4", **settings)
 
 
 async def _open(url: str, user: int, device: str) -> RawClient:
