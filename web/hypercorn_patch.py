@@ -27,7 +27,11 @@ ASGI app can do itself:
    every message hypercorn would have queued, calls `send(None)` when done as hypercorn's
    task wrapper does, and hears of a connection dropped without a disconnect (cancelled)
    through `session.end()` when the read loop exits.
-5. **A close frame on protocol errors.** wsproto reports a frame it cannot parse (1002) or
+5. **No compression.** hypercorn accepts every permessage-deflate offer, and browsers make
+   one; a client that then sends a compressed message costs the server a zlib inflater
+   for the life of the socket (12 KB: 25 -> 37 KB per socket, measured). Presence frames
+   are a hundred bytes, so the offer is declined (RFC 7692 lets a server decline).
+6. **A close frame on protocol errors.** wsproto reports a frame it cannot parse (1002) or
    invalid UTF-8 (1007) as a `CloseConnection` without changing its state, and hypercorn
    answers a close only in `REMOTE_CLOSING`: it dropped TCP and clients saw 1006. Ours
    reports such a failure in `REMOTE_CLOSING`, so hypercorn answers with its code. And
@@ -39,8 +43,8 @@ repeats the list: hypercorn's version; `TCPServer.run` and `.protocol_send`, and
 attributes `config`, `context`, `send_lock`, `stream`, `protocol` of a `TCPServer`;
 `TaskGroup.spawn_app(app, config, scope, send)` returning the stream's `app_put`, and
 `WorkerContext.terminated` (the watcher that drains sockets when hypercorn stops);
-`hypercorn.protocol.ws_stream.Connection` being wsproto's `Connection`, which
-`Handshake.accept` builds by that name, and `WSStream._handle_events` answering a close in
+`hypercorn.protocol.ws_stream.Connection` and `.PerMessageDeflate` being wsproto's, which
+`Handshake.accept` builds by those names, and `WSStream._handle_events` answering a close in
 `REMOTE_CLOSING` and dropping a `Connection` event otherwise. The frame writes themselves
 (`RawConnection.write_now` / `write_rest`) live in `web/raw_connection.py`.
 """
@@ -62,6 +66,7 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import CloseConnection, Message
+from wsproto.extensions import PerMessageDeflate
 
 from .raw_connection import RawConnection
 
@@ -115,6 +120,7 @@ def install(policy: ConnectionPolicy, config: Config | None = None,
         TCPServer.protocol_send = _protocol_send
         TaskGroup.spawn_app = _spawn_app
         ws_stream.Connection = ServerConnection
+        ws_stream.PerMessageDeflate = DecliningDeflate
     if config is None:
         _default, _default_route = policy, route or _default_route
     else:
@@ -158,6 +164,10 @@ def check(version: str | None = None, server_class: type = TCPServer,
         problems.append("TaskGroup.spawn_app is not spawn_app(app, config, scope, send)")
     if getattr(stream_module, "Connection", None) not in (Connection, ServerConnection):
         problems.append("hypercorn.protocol.ws_stream does not build wsproto's Connection")
+    if getattr(stream_module, "PerMessageDeflate", None) not in (PerMessageDeflate,
+                                                                 DecliningDeflate):
+        problems.append("hypercorn.protocol.ws_stream does not offer wsproto's "
+                        "PerMessageDeflate")
     handler = getattr(getattr(stream_module, "WSStream", None), "_handle_events", None)
     names = set(getattr(getattr(handler, "__code__", None), "co_names", ()))
     if not {"REMOTE_CLOSING", "response", "StreamClosed"} <= names:
@@ -203,6 +213,13 @@ async def _protocol_send(self: TCPServer, event) -> None:
         return
     async with self.send_lock:
         await raw.write_locked(event.data)
+
+
+class DecliningDeflate(PerMessageDeflate):
+    """permessage-deflate as hypercorn offers it, declining every client's offer."""
+
+    def accept(self, offer: str) -> None:
+        return None
 
 
 class ServerConnection(Connection):

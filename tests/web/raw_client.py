@@ -47,7 +47,8 @@ class RawClient:
         self.buffer = b""
 
     @classmethod
-    async def connect(cls, url: str, path: str, receive_buffer: int | None = None) -> RawClient:
+    async def connect(cls, url: str, path: str, receive_buffer: int | None = None,
+                      headers: str = "") -> RawClient:
         host, port = url.removeprefix("http://").split(":")
         sock = trio.socket.socket()
         if receive_buffer is not None:
@@ -57,7 +58,7 @@ class RawClient:
         await client.stream.send_all((
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n").encode())
         return client
 
     async def upgraded(self) -> bytes:

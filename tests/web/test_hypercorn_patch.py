@@ -179,6 +179,27 @@ async def test_a_ping_frame_from_the_client_is_answered_and_the_socket_stays_usa
     await client.aclose()
 
 
+async def test_a_permessage_deflate_offer_is_declined(server):
+    """A compressed client frame would cost an inflater (12 KB) for the socket's life."""
+    client = await RawClient.connect(
+        server.url, f"/api/presence/subscribe?token={make_token(1)}",
+        headers="Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+    with trio.fail_after(5):
+        head = await client.upgraded()
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"sec-websocket-extensions" not in head.lower()
+        assert (await client.frame()).opcode == TEXT
+        await client.send(client_frame(TEXT, b'{"type": "ping"}'))
+        reply = await client.frame()
+        while reply.opcode == PING:
+            reply = await client.frame()
+        assert reply.payload == b'{"type":"pong"}'
+        await client.send(client_frame(TEXT, b"\x00", rsv=0x40))  # compressed: not agreed
+        frames = await client.frames_until_eof()
+    assert [f.close_code for f in frames if f.opcode == CLOSE] == [1002]
+    await client.aclose()
+
+
 @pytest.mark.slow
 async def test_the_hypercorn_cli_with_the_documented_command_pings_every_socket(tmp_path):
     """hypercorn serves from a worker process that imports the app, not the config file:
