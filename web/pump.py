@@ -52,10 +52,11 @@ class SocketPump:
             wakeup.set()
 
     def spawn(self, task, *args) -> bool:
-        """Run a write that has to wait for the socket, or a close; False once stopped."""
+        """Run a write that has to wait for the socket, or a close; False once stopped.
+        A task that fails is logged: it must not take every other socket's writes down."""
         if self._nursery is None:
             return False
-        self._nursery.start_soon(task, *args)
+        self._nursery.start_soon(_logged, task, *args)
         return True
 
     def add(self, session) -> None:
@@ -127,3 +128,10 @@ class SocketPump:
             if session is not None and session.is_open:
                 session.ping()
                 rotation.append(ref)
+
+
+async def _logged(task, *args) -> None:
+    try:
+        await task(*args)
+    except Exception:
+        log.exception("socket task %s failed", getattr(task, "__qualname__", task))

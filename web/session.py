@@ -20,6 +20,7 @@ close frame through hypercorn (after any write in progress) and gives the peer
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 
@@ -74,7 +75,8 @@ class SocketSession:
         return self.state is SessionState.OPEN
 
     async def deliver(self, message: dict) -> None:
-        """Act on one ASGI message. Never raises: hypercorn's read loop calls this."""
+        """Act on one ASGI message. Never raises: hypercorn's read loop calls this, and an
+        exception there would end the server, not the socket."""
         kind = message["type"]
         try:
             if kind == "websocket.receive":
@@ -87,9 +89,10 @@ class SocketSession:
                 await self.end()
         except Exception:
             log.exception("websocket session failed on %s", kind)
-            if self.state is SessionState.ADMITTING:
-                await self._refuse(error_response(500, "Internal Server Error"))
-            self.close(INTERNAL)
+            with contextlib.suppress(Exception):
+                if self.state is SessionState.ADMITTING:
+                    await self._refuse(error_response(500, "Internal Server Error"))
+                self.close(INTERNAL)
 
     def close(self, code: int | None) -> None:
         """Decide to close with `code` (the first decision wins; None: the peer closed
@@ -110,8 +113,11 @@ class SocketSession:
         self.state = SessionState.CLOSED
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
-            with trio.CancelScope(shield=True):
-                await subscription.__aexit__(None, None, None)
+            try:
+                with trio.CancelScope(shield=True):
+                    await subscription.__aexit__(None, None, None)
+            except Exception:  # a bug in the core; the socket is gone all the same
+                log.exception("leaving the subscription failed")
             self.host.socket_closed(self)
         if self._reserved:
             self._reserved = False
