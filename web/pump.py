@@ -42,6 +42,7 @@ class SocketPump:
         self._rotation: collections.deque[weakref.ref] = collections.deque()  # to ping
         self._expiring: dict[int, set] = {}  # whole second -> sessions whose token ends then
         self._seconds: list[int] = []  # heap of the keys of _expiring (and stale ones)
+        self._due = 0.0  # pings owed, fractions carried from tick to tick
 
     def schedule(self, session) -> None:
         """`session.flush()` on the next pass (the session schedules itself once)."""
@@ -119,10 +120,13 @@ class SocketPump:
                 session.close(TOKEN_EXPIRED)
 
     def _ping_some(self) -> None:
+        """Ping this tick's share of the sockets: each one once per interval."""
         if not self.ping_interval:
             return
         rotation = self._rotation
-        for _ in range(math.ceil(len(rotation) * self.tick / self.ping_interval)):
+        self._due += len(rotation) * self.tick / self.ping_interval
+        due, self._due = int(self._due), self._due % 1
+        for _ in range(min(due, len(rotation))):
             ref = rotation.popleft()
             session = ref()
             if session is not None and session.is_open:

@@ -29,7 +29,7 @@ class WriteResult(enum.Enum):
 
 class RawConnection:
     __slots__ = ("_scope", "close_code", "close_timeout", "closed_by_peer", "dropped",
-                 "overdue", "server", "session", "write_timeout")
+                 "overdue", "server", "session", "stalled", "write_timeout")
 
     def __init__(self, server, write_timeout: float, close_timeout: float) -> None:
         self.server = server  # hypercorn's TCPServer
@@ -39,6 +39,7 @@ class RawConnection:
         self.closed_by_peer = False  # that frame echoed the peer's close
         self.dropped = False
         self.overdue = False  # a write passed write_timeout: its frame gets close_timeout
+        self.stalled = False  # dropped because the peer did not take a write in time
         self.session = None  # the SocketSession on this connection, once it is open
         self._scope: trio.CancelScope | None = None  # of the write in progress
 
@@ -94,8 +95,10 @@ class RawConnection:
         if scope is not None:
             scope.deadline = min(scope.deadline, trio.current_time() + self.close_timeout)
 
-    async def drop(self) -> None:
-        """Close the TCP connection; hypercorn's read loop then reports the disconnect."""
+    async def drop(self, stalled: bool = False) -> None:
+        """Close the TCP connection (`stalled`: because the peer did not take a write in
+        time); hypercorn's read loop then reports the disconnect, maybe before we return."""
+        self.stalled = self.stalled or stalled
         self.dropped = True
         with trio.CancelScope(shield=True):
             await self.server.stream.aclose()
@@ -118,7 +121,7 @@ class RawConnection:
                 await self.drop()
                 return WriteResult.GONE
             if not progress.done:
-                await self.drop()
+                await self.drop(stalled=True)
                 return WriteResult.STALLED
         return WriteResult.LATE
 
@@ -147,7 +150,7 @@ class RawConnection:
                 failed = True
         self._scope = None
         if failed or scope.cancelled_caught:
-            await self.drop()
+            await self.drop(stalled=not failed)
             return WriteResult.GONE if failed else WriteResult.STALLED
         return WriteResult.DONE
 

@@ -110,6 +110,8 @@ class SocketSession:
         and count the close. Idempotent."""
         if self.state is SessionState.CLOSED:
             return
+        if self.close_code is None and self.raw is not None and self.raw.stalled:
+            self.close_code = TRY_AGAIN_LATER  # dropped for not taking writes, not the peer
         self.state = SessionState.CLOSED
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
