@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import conversation_rules as rules
 from .actor import CONVERSATION, ActorShell
 from .model import TypingRecord
+from .outbox import typing_key
 from .wire import typing_update_frame
 
 
@@ -41,10 +42,15 @@ class ConversationActor(ActorShell):
                 raise TypeError(f"not a conversation effect: {effect!r}")
 
     def push(self, record: TypingRecord) -> None:
-        """Offer the change to every socket of the other participants."""
+        """Offer the change to every socket of the other participants who can see the typer
+        (all of them, unless the typer has just left the conversation: those who no longer
+        see them were told `presence_removed`, after which nothing about them is sent)."""
         context = self.context
-        recipients = context.directory.participants(self.key) - {record.user_id}
-        key = ("typing", record.user_id, record.conversation_id)
+        directory = context.directory
+        recipients = directory.participants(self.key) - {record.user_id}
+        if not directory.is_participant(record.user_id, self.key):
+            recipients &= directory.visible(record.user_id)
+        key = typing_key(record.user_id, record.conversation_id)
         delivered = context.subscribers.fan_out(recipients, key, typing_update_frame(record))
         context.counters.typing_pushes += 1
         context.counters.deliveries += delivered

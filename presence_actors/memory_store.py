@@ -5,6 +5,9 @@ visible at once and nothing awaits a clock, so timing tests on `MockClock` see e
 what the actors did. It is not the `memory://` URL: that one runs the real storage actor
 (write-behind, flush timings) over `storage/backends/memory.py`, for storage's own tests
 and ephemeral deployments.
+
+Like the real store it has a directory version: assigning `directory` bumps it, so a
+running service sees the new directory at its next poll (`Timing.directory_poll`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,17 @@ class MemoryStore:
 
     def __init__(self, directory: DirectoryData | None = None) -> None:
         self.rows: dict[int, PresenceRecord] = {}
+        self.version = 0
         self.directory = directory or DirectoryData()
+
+    @property
+    def directory(self) -> DirectoryData:
+        return self._directory
+
+    @directory.setter
+    def directory(self, data: DirectoryData) -> None:
+        self._directory = data
+        self.version += 1
 
     def persist(self, record: PresenceRecord) -> None:
         self.rows[record.user_id] = record
@@ -31,6 +44,9 @@ class MemoryStore:
 
     async def load_directory(self) -> DirectoryData:
         return self.directory
+
+    async def load_directory_version(self) -> int:
+        return self.version
 
     def ready(self) -> bool:
         return True

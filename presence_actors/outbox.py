@@ -9,6 +9,10 @@ waiting in `next_batch`, or a callback registered with `when_ready` (the sync co
 `next_batch` is the async shell of, as trio's `receive_nowait` is of `receive`): one
 callback per socket lets a single task write to thousands of sockets without a task
 switch per socket.
+
+Keys: a user's presence is keyed by their id (`presence_key`), so `presence_removed`
+replaces a pending `presence_update` of the same user; typing by (user, conversation)
+(`typing_key`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 
 import trio
+
+
+def presence_key(user_id: int) -> Hashable:
+    """The key of a user's `presence_update` and `presence_removed` frames."""
+    return user_id
+
+
+def typing_key(user_id: int, conversation_id: int) -> Hashable:
+    """The key of a user's `typing_update` frames in one conversation."""
+    return ("typing", user_id, conversation_id)
 
 
 class Outbox:
@@ -40,9 +54,23 @@ class Outbox:
             self._wakeup = None
             wakeup()
 
+    def offer_removal(self, user_id: int, frame: bytes) -> None:
+        """Queue `presence_removed` for a user (`frame`): it replaces their pending presence
+        and drops their pending typing, so nothing about them follows it (SPEC §4)."""
+        if self._closed:
+            return
+        pending = self._pending
+        for key in [key for key in pending if _is_typing_of(key, user_id)]:
+            del pending[key]
+        self.offer(presence_key(user_id), frame)
+
     def offer_reply(self, kind: str, frame: bytes) -> None:
         """Queue a reply frame (pong, error); replies of one kind coalesce to the latest."""
         self.offer(("reply", kind), frame)
+
+    def discard_pending(self) -> None:
+        """Drop what is waiting, unsent: a snapshot taken now (`initial_state`) shows it."""
+        self._pending.clear()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -91,3 +119,7 @@ class Outbox:
         if wakeup is not None:
             self._wakeup = None
             wakeup()
+
+
+def _is_typing_of(key: Hashable, user_id: int) -> bool:
+    return type(key) is tuple and len(key) == 3 and key[0] == "typing" and key[1] == user_id

@@ -2,10 +2,13 @@
 
 Actors never await the database. They hand snapshots to `persist`, which must return at
 once (write-behind: the store queues and coalesces them); they read what they need on
-start (`load_presence`) and the directory through `load_directory`. Two things implement
-it: `storage.Store` (the storage actor, for every `PRESENCE_DATABASE_URL`: Postgres,
-SQLite and `memory://`) and `presence_actors.MemoryStore` (dictionaries, no actor, for the
-core's tests and the testing kit).
+start (`load_presence`) and the directory through `load_directory`. A store may also have
+`async load_directory_version()`, a value that changes whenever the directory does: the
+core then polls it instead of reloading the whole directory (`DirectoryCache`). Two
+things implement it: `storage.Store` (the storage actor, for every
+`PRESENCE_DATABASE_URL`: Postgres, SQLite and `memory://`) and
+`presence_actors.MemoryStore` (dictionaries, no actor, for the core's tests and the
+testing kit).
 """
 
 from __future__ import annotations

@@ -82,8 +82,9 @@ class Registry:
 
     # --- sending -------------------------------------------------------------------------
 
-    def tell(self, kind: str, key: int, message: Any) -> None:
-        """Deliver without waiting (an actor that just retired is replaced by a fresh one).
+    def tell(self, kind: str, key: int, message: Any) -> Mailbox:
+        """Deliver without waiting (an actor that just retired is replaced by a fresh one);
+        the mailbox it went to, which names the incarnation of the actor that will get it.
 
         Raises:
             ActorUnavailable: the actor's mailbox is full (counted as `rejected_busy`), or
@@ -93,7 +94,7 @@ class Registry:
             inbox = self.mailbox(kind, key)
             try:
                 inbox.tell(message)
-                return
+                return inbox
             except ActorGone:
                 continue
             except ActorUnavailable:
@@ -108,6 +109,19 @@ class Registry:
             if self.live(kind, key) is not None:
                 name = f"deliver:{kind}:{key}"
                 self.supervisor.spawn(name, self._send, kind, key, message)
+
+    def tell_incarnation(self, kind: str, key: int, inbox: Mailbox, message: Any) -> None:
+        """Deliver to this incarnation of the actor only, even when its mailbox is full; if
+        it has stopped (given up), nothing is delivered: its successor never knew of what
+        the message is about (a `Disconnect` of a socket it did not count)."""
+        if self.live(kind, key) is not inbox:
+            return
+        try:
+            inbox.send_nowait(message)
+        except trio.WouldBlock:
+            self.supervisor.spawn(f"deliver:{kind}:{key}", _send_or_drop, inbox, message)
+        except trio.BrokenResourceError:
+            pass
 
     async def _send(self, kind: str, key: int, message: Any) -> None:
         while (inbox := self.live(kind, key)) is not None or not self.closing:
@@ -165,7 +179,7 @@ class Registry:
                 try:
                     inbox.send_nowait(STOP)
                 except trio.WouldBlock:
-                    self.supervisor.spawn("stop", _send_stop, inbox)
+                    self.supervisor.spawn("stop", _send_or_drop, inbox, STOP)
                 except trio.BrokenResourceError:
                     pass
         with trio.move_on_after(timeout):
@@ -177,6 +191,6 @@ class Registry:
         )
 
 
-async def _send_stop(inbox: Mailbox) -> None:
+async def _send_or_drop(inbox: Mailbox, message: Any) -> None:
     with contextlib.suppress(trio.BrokenResourceError):
-        await inbox.send(STOP)
+        await inbox.send(message)

@@ -22,6 +22,7 @@ from .context import ActorContext
 from .conversation_actor import ConversationActor
 from .directory import Directory
 from .directory_cache import DirectoryCache
+from .directory_pushes import DirectoryPushes
 from .errors import NotFound, RateLimited
 from .mailbox import ReplySlot
 from .model import PresenceRecord, PresenceStatus, PresenceView
@@ -51,11 +52,14 @@ class ServiceStatistics:
 
 
 class PresenceService:
-    def __init__(self, registry: Registry, directories: DirectoryCache) -> None:
+    def __init__(
+        self, registry: Registry, directories: DirectoryCache, pushes: DirectoryPushes
+    ) -> None:
         self.registry = registry
         self.context = registry.context
         self.store = self.context.store
         self.directories = directories
+        self._pushes = pushes
 
     @property
     def running(self) -> bool:
@@ -73,6 +77,12 @@ class PresenceService:
             Exception: whatever the store's `load_directory` raises.
         """
         return await self.directories.refresh(force)
+
+    def on_user_removed(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(user_id)` when a user with an open subscription is removed from
+        the directory (the web layer closes their sockets with 4403). It runs in the step
+        that publishes the new directory, so it must be quick and not raise."""
+        self._pushes.on_expel(listener)
 
     # --- presence ------------------------------------------------------------------------
 
@@ -167,8 +177,10 @@ class PresenceService:
         """A live connection (`async with`): see `subscriptions.open_subscription`.
 
         Raises:
+            NotFound: the user is not (any longer) in the directory.
             TooManySockets: the user already has `max_sockets_per_user` open.
-            ActorUnavailable: the user's actor is overloaded, failing or shutting down.
+            ActorUnavailable: the user's actor is overloaded, failing, shutting down or
+                did not answer in time.
         """
         return open_subscription(self.registry, user_id, device_id)
 
@@ -213,10 +225,13 @@ async def open_presence(
         open_supervisor(timing.max_restarts, timing.restart_period) as supervisor,
     ):
         registry = Registry(supervisor, context, {USER: UserActor, CONVERSATION: ConversationActor})
+        pushes = DirectoryPushes(registry)
+        directories.on_change = pushes.changed
         await directories.refresh(force=True)
         nursery.start_soon(directories.keep_fresh)
+        nursery.start_soon(pushes.run)
         try:
-            yield PresenceService(registry, directories)
+            yield PresenceService(registry, directories, pushes)
         finally:
             with trio.CancelScope(shield=True):
                 await registry.stop_all(stop_timeout)

@@ -3,8 +3,21 @@
 Subscribing starts the subscriber's own actor (a connect is activity, SPEC §5) and no
 other: the outbox is registered under the subscriber's user id in `Subscribers`, and since
 visibility is symmetric, every user actor offers its changes to the outboxes of the users
-it can see. Registering and reading `initial_state` happen before the first checkpoint,
-so no change between the snapshot and the first update is lost.
+it can see.
+
+Connect and Disconnect pair on every path (issue 8.11). Checking the socket cap, sending
+`Connect` and registering the outbox are one synchronous step, and the block that sends
+`Disconnect` is entered right after it, before anything can be awaited: a subscription
+cancelled while it waits for the actor (a client that resets the upgrade, a reply deadline
+passed while the actor loads from a slow store) still disconnects. `Disconnect` goes to
+the incarnation of the actor that counts the socket (`Subscribers` keeps which), so an
+actor that was given up with the `Connect` still queued is never told to close a socket
+it did not count, and its successor counts every socket still open. The same single step
+makes the cap exact under concurrent subscriptions (issue 8.13).
+
+`initial_state` is read after the actor answered. Frames offered to the outbox meanwhile
+are dropped when it is read: it shows the same changes (the board, the typing index and the
+directory are read before its first checkpoint, and every push follows its `Publish`).
 """
 
 from __future__ import annotations
@@ -14,7 +27,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from .actor import USER
-from .errors import TooManySockets
+from .errors import NotFound, TooManySockets
+from .mailbox import ReplySlot
 from .outbox import Outbox
 from .reads import initial_state
 from .registry import Registry
@@ -37,20 +51,31 @@ async def open_subscription(
     """A live connection: its device is connected for the duration of the block.
 
     Raises:
+        NotFound: the user is not (any longer) in the directory.
         TooManySockets: the user already has `max_sockets_per_user` open subscriptions.
-        ActorUnavailable: the user's actor is overloaded, failing or shutting down.
+        ActorUnavailable: the user's actor is overloaded, failing, shutting down, or did
+            not answer within `request_timeout` (the device is disconnected again).
     """
     context = registry.context
+    if not context.directory.exists(user_id):
+        raise NotFound(f"user {user_id} is not in the directory")
     if context.subscribers.sockets_of(user_id) >= context.timing.max_sockets_per_user:
         raise TooManySockets(f"user {user_id} has too many open connections")
-    await registry.ask(USER, user_id, lambda r: Connect(device_id, r))
+    # One step, no checkpoint: Connect is sent (or refused, leaving nothing behind) and the
+    # outbox registered under the cap checked above; the `finally` below undoes both.
+    reply = ReplySlot()
+    counted_by = registry.tell(USER, user_id, Connect(device_id, reply))
     outbox = Outbox(user_id, device_id)
+    context.subscribers.add(outbox, counted_by)
     try:
-        # Register, then snapshot before the first checkpoint: every later change reaches
-        # the outbox. No locals across the yield: this frame lives as long as the socket.
-        context.subscribers.add(outbox)
+        await reply.wait(context.timing.request_timeout)
+        # What was offered while the actor answered, the snapshot shows (it reads the
+        # board, the typing index and the directory before its first checkpoint).
+        outbox.discard_pending()
+        # No locals across the yield: this frame lives as long as the socket.
         yield Subscription(outbox, await initial_state(context, user_id))
     finally:
-        context.subscribers.remove(outbox)
+        counted_by = context.subscribers.remove(outbox)
         outbox.close()
-        registry.tell_reliably(USER, user_id, Disconnect(device_id))
+        if counted_by is not None:
+            registry.tell_incarnation(USER, user_id, counted_by, Disconnect(device_id))

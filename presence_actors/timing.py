@@ -25,7 +25,8 @@ class Timing:
     request_timeout: float = 5.0  # how long a caller waits for an actor's reply
     mailbox_size: int = 256
     max_sockets_per_user: int = 20
-    directory_refresh: float = 30.0  # forced reload period (SPEC §4: changes within 30 s)
+    directory_poll: float = 0.5  # read the store's directory version this often (0: never)
+    directory_refresh: float = 30.0  # reload period of a store without a version (SPEC §4)
     directory_min_refresh: float = 1.0  # a denied lookup reloads at most this often
     max_restarts: int = 3  # per actor within restart_period, then it is given up
     restart_period: float = 10.0

@@ -1,10 +1,11 @@
 """UserActor: the thin shell around `user_rules` for one user.
 
 On a first start it rebuilds its state: last_seen from the board or the store and one
-connected device per live session (sessions outlive an actor that was given up). After a
-crash it resumes from the last state a step completed. Then it applies the rules and
-performs their effects: publish the record on the board, persist it, push it to everyone
-who can see the user, end the user's typing when they go offline, answer the caller.
+connected device per live session it adopts (sessions outlive an actor that was given
+up). After a crash it resumes from the last state a step completed. Then it applies the
+rules and performs their effects: publish the record on the board, persist it, push it to
+everyone who can see the user, end the user's typing when they go offline, answer the
+caller.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from . import user_rules as rules
 from .actor import CONVERSATION, USER, ActorShell
 from .conversation_rules import ClearUser
 from .model import PresenceRecord, PresenceStatus
+from .outbox import presence_key
 from .wire import presence_update_frame
 
 
@@ -36,8 +38,10 @@ class UserActor(ActorShell):
         announced = previous.status if previous else PresenceStatus.OFFLINE
         state = before = rules.new_user(user_id, last_seen, announced)
         now = context.clock.now()
-        for outbox in context.subscribers.of(user_id):  # sessions that outlived the actor
-            state = rules.connect(state, outbox.device_id, now)
+        # Sessions that outlived a predecessor; those whose Connect waits in this actor's
+        # own mailbox are counted by that message instead (subscriptions.py).
+        for device_id in context.subscribers.adopt(user_id, self.inbox):
+            state = rules.connect(state, device_id, now)
         state, effects = rules.announce(before, state, [])
         self.execute(state, effects)
         return state
@@ -68,7 +72,7 @@ class UserActor(ActorShell):
         context = self.context
         visible = context.directory.visible(self.key)
         frame = presence_update_frame(record)
-        delivered = context.subscribers.fan_out(visible, self.key, frame)
+        delivered = context.subscribers.fan_out(visible, presence_key(self.key), frame)
         context.counters.presence_pushes += 1
         context.counters.deliveries += delivered
 

@@ -16,6 +16,12 @@ def presence_update_frame(record: PresenceRecord) -> bytes:
     return orjson.dumps({"type": "presence_update", "data": record.as_json()})
 
 
+def presence_removed_frame(user_id: int) -> bytes:
+    """`presence_removed` (SPEC §4): the user is no longer visible; nothing more about them
+    follows. Clients ignore frame types they do not know."""
+    return orjson.dumps({"type": "presence_removed", "data": {"user_id": user_id}})
+
+
 def typing_update_frame(record: TypingRecord) -> bytes:
     """The seed's `typing_update` message, serialized once per change."""
     return orjson.dumps({"type": "typing_update", "data": record.as_json()})

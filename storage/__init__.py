@@ -6,18 +6,23 @@ implements `presence_actors.ports.PresenceStore`. `migrate`, `import_directory_f
 calls under `trio.run`.
 """
 
-from .commands import export_directory, import_directory_file, migrate
+from .commands import describe_import, export_directory, import_directory_file, migrate
 from .directory_file import DirectoryFileError
-from .state import StoreOptions, StoreStatistics, StoreUnavailable
+from .errors import StoreUnavailable
+from .flush_rules import Health
+from .options import StoreOptions
+from .statistics import StoreStatistics
 from .store import Store, open_store
 from .url import parse_url
 
 __all__ = [
     "DirectoryFileError",
+    "Health",
     "Store",
     "StoreOptions",
     "StoreStatistics",
     "StoreUnavailable",
+    "describe_import",
     "export_directory",
     "import_directory_file",
     "migrate",

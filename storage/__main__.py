@@ -1,4 +1,4 @@
-"""`python -m storage migrate URL | import URL FILE | export URL`.
+"""`python -m storage migrate URL | import [--replace] URL FILE | export URL`.
 
 URL defaults to $PRESENCE_DATABASE_URL. Exit status 0 on success, 1 on a rejected file or
 an unreachable database (the reason on stderr), 2 on bad usage.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 import orjson
 import trio
 
-from .commands import export_directory, import_directory_file, migrate
-from .state import StoreUnavailable
+from .commands import describe_import, export_directory, import_directory_file, migrate
+from .errors import StoreUnavailable
 
-USAGE = "usage: python -m storage migrate [URL] | import [URL] FILE | export [URL]"
+USAGE = "usage: python -m storage migrate [URL] | import [--replace] [URL] FILE | export [URL]"
 
 
 class _Usage(Exception):
@@ -43,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             applied = trio.run(migrate, url)
             print(f"applied migrations: {applied}" if applied else "schema up to date")
         elif command == "import":
-            url, (path,) = _url(rest, 1)
-            counts = trio.run(import_directory_file, url, path)
-            print("imported " + ", ".join(f"{n} {key}" for key, n in counts.items()))
+            replace = rest[:1] == ["--replace"]
+            url, (path,) = _url(rest[replace:], 1)
+            counts = trio.run(partial(import_directory_file, url, path, replace=replace))
+            print(describe_import(counts))
         elif command == "export":
             url, _ = _url(rest, 0)
             data = trio.run(export_directory, url)

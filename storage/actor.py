@@ -1,208 +1,224 @@
 """The storage actor: the one task tree that touches the database.
 
-It owns the backend (for Postgres: the trio-asyncio loop and the pool), flushes the
-write-behind buffer every `flush_interval` or as soon as `flush_threshold` snapshots are
-pending, retries failures with capped exponential backoff, answers read requests, and on
-close (or cancellation) flushes what is pending, shielded, within `close_deadline`.
+`flush_loop` is the thin loop over the pure policy in `flush_rules`: ask `next_step`, do
+it (write a batch, ping, or wait), report the outcome. Requests (reads, imports,
+mark-offline, flush) arrive in its `Mailbox`; each is answered in a task of its own,
+through the request's `ReplySlot`, by the request's deadline. Its state (the policy's
+`FlushState`, the counters, the last directory) is its own: the `Store` handle shares only
+the `WriteBehind` buffer, rings `wake()`, and reads `ready()` and `statistics()`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import trio
 
+from presence_actors.mailbox import Mailbox, ReplySlot
+
+from . import flush_rules as rules
 from .backend import Backend, BackendOpener
-from .directory_file import DirectoryFileError
-from .state import (
-    Flush,
-    ImportDirectory,
-    LoadDirectory,
-    LoadPresence,
-    Request,
-    SharedState,
-    StoreUnavailable,
-    describe,
-)
-from .writebehind import backoff_delay
+from .errors import StoreUnavailable, describe
+from .flush_rules import Flush, FlushState, Health, Ping, Stop, WaitUntil
+from .options import StoreOptions
+from .requests import RequestServer
+from .statistics import Counters, StoreStatistics
+from .writebehind import WriteBehind
 
 log = logging.getLogger("storage")
+MAILBOX_SIZE = 256  # requests waiting to be started (each is answered in its own task)
 
 
 async def run_storage_actor(
     open_backend: BackendOpener,
-    state: SharedState,
-    requests: trio.MemoryReceiveChannel[Request],
+    options: StoreOptions,
+    buffer: WriteBehind,
     mark_offline_on_start: bool,
     *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[StorageActor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Open the backend in this task, prepare the schema, then serve until closed."""
-    opts = state.options
+    """Open the backend in this task, prepare the schema, serve until closed, then flush."""
     async with open_backend() as backend:
-        with trio.fail_after(opts.connect_timeout + opts.operation_timeout):
+        with trio.fail_after(options.connect_timeout + options.operation_timeout):
             applied = await backend.migrate()
-            offline = await backend.mark_all_offline() if mark_offline_on_start else 0
+            offline = await backend.mark_offline(()) if mark_offline_on_start else 0
         log.info("storage ready: migrations applied %s, %d statuses set offline", applied, offline)
-        actor = StorageActor(backend, state)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(actor.serve, requests, nursery)
-            task_status.started()
-            try:
-                await actor.flush_loop()
-            finally:
-                await actor.drain()
-                nursery.cancel_scope.cancel()
+        actor = StorageActor(backend, options, buffer)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(actor.requests.serve, nursery)
+                task_status.started(actor)
+                try:
+                    await actor.flush_loop()
+                finally:
+                    await actor.drain()
+                    nursery.cancel_scope.cancel()
+        finally:
+            actor.requests.refuse_queued()  # nobody is left waiting for an answer
 
 
 class StorageActor:
-    def __init__(self, backend: Backend, state: SharedState) -> None:
-        self.backend = backend
-        self.state = state
-        self._flush_lock = trio.Lock()  # one batch in flight at a time
-        self._last_ok = trio.current_time()
+    def __init__(self, backend: Backend, options: StoreOptions, buffer: WriteBehind) -> None:
+        self._backend = backend
+        self._options = options
+        self._buffer = buffer
+        self._state: FlushState = rules.opened(trio.current_time(), options)
+        self._counters = Counters()
+        self._doorbell = trio.Event()
+        self._write_started: float | None = None  # the loop's write in flight, if any
+        self._flush_waiters: list[ReplySlot] = []  # Store.flush() callers
+        self.mailbox: Mailbox = Mailbox(MAILBOX_SIZE)
+        self.requests = RequestServer(self, backend, buffer)
 
-    # -- writes ---------------------------------------------------------------------
+    # -- what the handle may call ---------------------------------------------------
+
+    def wake(self) -> None:
+        """Look at the backlog again now (a first snapshot, or the threshold, arrived)."""
+        self._doorbell.set()
+
+    def close(self) -> None:
+        """Refuse new requests; write what is pending within `close_deadline`, then stop."""
+        self.mailbox.close()
+        self.report(rules.closing(self._state, trio.current_time(), self._options))
+
+    def flush_all(self) -> ReplySlot:
+        """A slot set once everything pending now is written, failed if a write fails
+        first. The loop does the writing (it is the only writer), at once."""
+        slot = ReplySlot()
+        if not len(self._buffer.pending) and self._write_started is None:
+            slot.set(None)
+        else:
+            self._flush_waiters.append(slot)
+            self.wake()
+        return slot
+
+    def forget_flush(self, slot: ReplySlot) -> None:
+        """The caller stopped waiting (its deadline passed)."""
+        if slot in self._flush_waiters:
+            self._flush_waiters.remove(slot)
+
+    def ready(self) -> bool:
+        now = trio.current_time()
+        return rules.is_ready(self._state, self._write_started, now, self._options)
+
+    @property
+    def health(self) -> Health:
+        return self._state.health
+
+    def statistics(self) -> StoreStatistics:
+        started, now = self._write_started, trio.current_time()
+        return self._counters.snapshot(self._buffer, self._state, started, self.ready(), now)
+
+    # -- the loop -------------------------------------------------------------------
+
+    def report(self, state: FlushState) -> None:
+        """The policy's new state; the loop looks again (its wait may now be wrong)."""
+        before, self._state = self._state.health, state
+        if state.health is not before:
+            log.info("storage: database %s (was %s)", state.health.value, before.value)
+        self._doorbell.set()
 
     async def flush_loop(self) -> None:
-        """Flush on the interval or the threshold; back off after failures; stop on close."""
-        st, opts = self.state, self.state.options
-        next_flush = trio.current_time() + opts.flush_interval
-        while not st.closing.is_set():
-            if st.consecutive_failures:
-                delay = backoff_delay(st.consecutive_failures, opts.backoff_base, opts.backoff_cap)
-                with trio.move_on_after(delay):
-                    await st.closing.wait()
-            elif len(st.pending) < opts.flush_threshold:
-                with trio.move_on_at(next_flush):
-                    await st.wake.wait()
-            if st.closing.is_set():
-                return
-            st.wake = trio.Event()
-            next_flush = trio.current_time() + opts.flush_interval
-            if len(st.pending):
-                await self.flush_once()
-            elif (
-                st.consecutive_failures
-                or trio.current_time() - self._last_ok >= opts.health_interval
-            ):
-                await self._ping()
-
-    async def flush_once(self) -> bool | None:
-        """Write one batch: True if written, False if it failed (and was kept), None if idle."""
-        st = self.state
-        async with self._flush_lock:
-            if not len(st.pending):
-                return None
-            batch = st.pending.take(st.options.max_batch)
-            started = trio.current_time()
-            try:
-                with trio.fail_after(st.options.operation_timeout):
-                    written = await self.backend.upsert(batch)
-            except Exception as exc:
-                st.pending.failed()
-                self._failed(exc, f"flush of {len(batch)}")
-                return False
-            except BaseException:
-                st.pending.failed()  # cancelled mid-write: writing it again is harmless
-                raise
-            st.pending.committed()
-            st.cache.update(r for r in batch if r.user_id in written)
-            st.dropped_rows += len(batch) - len(written)
-            st.flushes += 1
-            st.flushed_rows += len(written)
-            st.last_flush_seconds = trio.current_time() - started
-            self._succeeded()
-            return True
-
-    async def _ping(self) -> None:
-        try:
-            with trio.fail_after(self.state.options.operation_timeout):
-                await self.backend.ping()
-        except Exception as exc:
-            self._failed(exc, "health check")
-        else:
-            self._succeeded()
-
-    def _failed(self, exc: BaseException, what: str, counted: bool = True) -> None:
-        st = self.state
-        first = st.consecutive_failures == 0
-        st.failed_flushes += counted
-        st.consecutive_failures += 1
-        st.ready = False
-        st.last_error = describe(exc)
-        log.warning(
-            "storage: %s failed (%d in a row, %d pending): %s",
-            what,
-            st.consecutive_failures,
-            len(st.pending),
-            st.last_error,
-            exc_info=first,
-        )
-
-    def _succeeded(self) -> None:
-        st = self.state
-        if st.consecutive_failures:
-            log.info("storage: database reachable again after %d failures", st.consecutive_failures)
-        st.consecutive_failures = 0
-        st.ready = True
-        self._last_ok = trio.current_time()
+        while True:
+            now = trio.current_time()
+            backlog = self._buffer.backlog(awaited=bool(self._flush_waiters))
+            step = rules.next_step(self._state, backlog, now, self._options)
+            match step:
+                case WaitUntil(time=time):
+                    with trio.move_on_at(time):
+                        await self._doorbell.wait()
+                    self._doorbell = trio.Event()
+                case Flush(deadline=deadline):
+                    await self._write_batch(deadline)
+                case Ping(deadline=deadline):
+                    await self._ping(deadline)
+                case Stop():
+                    return
 
     async def drain(self) -> None:
-        """Flush everything pending before `close_deadline`, even if we are being cancelled."""
-        st, opts = self.state, self.state.options
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + opts.close_deadline):
-            while len(st.pending):
-                if await self.flush_once() is False:
-                    await trio.sleep(min(0.5, opts.backoff_base))
-        st.closed = True  # persist() now counts what it is handed as lost
-        st.lost_on_close = len(st.pending.snapshot())
-        if st.lost_on_close:
-            log.error("storage: closed with %d snapshots unwritten", st.lost_on_close)
+        """Flush what is pending within `close_deadline`, even if we are being cancelled."""
+        with trio.CancelScope(shield=True) as scope:
+            if self._state.close_by is None:
+                self.close()
+            assert self._state.close_by is not None
+            scope.deadline = self._state.close_by + 1.0  # the policy stops first; a safety net
+            await self.flush_loop()
+        self._settle_flush_waiters(StoreUnavailable("the store closed before writing it all"))
+        lost = self._buffer.close()  # persist() now counts what it is handed as lost
+        if lost:
+            log.error("storage: closed with %d snapshots unwritten", lost)
 
-    # -- requests -------------------------------------------------------------------
-
-    async def serve(self, requests: trio.MemoryReceiveChannel[Request], nursery) -> None:
-        async with requests:
-            async for request in requests:
-                nursery.start_soon(self._answer, request)
-
-    async def _answer(self, request: Request) -> None:
-        async with request.reply:
-            try:
-                result: tuple[bool, object] = (True, await self._perform(request))
-            except Exception as exc:
-                result = (False, exc)
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                request.reply.send_nowait(result)  # unless the caller gave up waiting
-
-    async def _perform(self, request: Request) -> object:
-        opts = self.state.options
-        timeout = opts.read_timeout if isinstance(request, LoadPresence) else opts.operation_timeout
+    async def _write_batch(self, deadline: float) -> None:
+        """Write the oldest pending snapshots; on failure they stay pending, first in line."""
+        options, pending = self._options, self._buffer.pending
+        batch = pending.take(options.max_flush)
+        started = self._write_started = trio.current_time()
         try:
-            with trio.fail_after(timeout):
-                return await self._dispatch(request)
-        except (DirectoryFileError, StoreUnavailable):
-            raise
+            with trio.fail_at(deadline):
+                done = await self._backend.upsert(batch, options.max_batch) if batch else None
         except Exception as exc:
-            self._failed(exc, type(request).__name__, counted=False)  # unready until a flush
-            raise StoreUnavailable(describe(exc)) from exc
+            pending.failed()
+            self._counters.failed_flushes += 1
+            self.failed(exc, f"flush of {len(batch)}")
+            self.report(rules.flush_failed(self._state, trio.current_time(), options))
+            self._settle_flush_waiters(StoreUnavailable(f"flush failed: {describe(exc)}"))
+            return
+        except BaseException:
+            pending.failed()  # cancelled mid-write: writing it again is harmless
+            raise
+        finally:
+            self._write_started = None
+        now = trio.current_time()
+        if done is not None:
+            self._buffer.committed(done.written)
+            self._counters.flushed(len(batch), done, now - started)
+        self.report(rules.flushed(self._state, now, options))
+        if not len(pending):
+            self._settle_flush_waiters(None)
 
-    async def _dispatch(self, request: Request) -> object:
-        backend, st = self.backend, self.state
-        match request:
-            case LoadPresence(user_ids=ids):
-                rows = await backend.fetch_presence(ids)
-                st.cache.fill(rows)
-                return rows
-            case LoadDirectory():
-                return await backend.fetch_directory()
-            case ImportDirectory(doc=doc):
-                return await backend.import_directory(doc)
-            case Flush():
-                while len(st.pending) or st.pending.in_flight:
-                    if await self.flush_once() is False:
-                        raise StoreUnavailable(f"flush failed: {st.last_error}")
-                return None
-        raise AssertionError(f"unknown request {request!r}")
+    def _settle_flush_waiters(self, error: StoreUnavailable | None) -> None:
+        waiters, self._flush_waiters = self._flush_waiters, []
+        for slot in waiters:
+            if error is None:
+                slot.set(None)
+            else:
+                slot.fail(error)
+
+    async def _ping(self, deadline: float) -> None:
+        try:
+            with trio.fail_at(deadline):
+                await self._backend.ping()
+        except Exception as exc:
+            self.failed(exc, "health check")
+            ok = False
+        else:
+            ok = True
+        self.report(rules.pinged(self._state, ok, trio.current_time(), self._options))
+
+    def failed(self, exc: BaseException, what: str) -> None:
+        """Count and log a database failure: the first of an outage with its traceback
+        (unless it is a plain timeout), pings while down only at debug level."""
+        c, health = self._counters, self._state.health
+        timeout = isinstance(exc, trio.TooSlowError)
+        c.timeouts += timeout
+        c.last_error = "no answer by the deadline" if timeout else describe(exc)
+        quiet = health is Health.DOWN and what == "health check"  # every second while down
+        level = logging.DEBUG if quiet else logging.WARNING
+        log.log(
+            level,
+            "storage: %s failed (%s, %d pending): %s",
+            what,
+            health.value,
+            len(self._buffer.pending),
+            c.last_error,
+            exc_info=health is Health.HEALTHY and not timeout,
+        )
+
+    def operation_failed(self, exc: BaseException, what: str) -> None:
+        """A read, an import or a mark-offline failed for a database reason: find out why."""
+        self.failed(exc, what)
+        self.report(rules.operation_failed(self._state, trio.current_time()))
+
+    def degraded(self) -> None:
+        """A read was answered from memory (the database is down, or failed to answer)."""
+        self._counters.degraded_reads += 1

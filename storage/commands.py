@@ -11,8 +11,10 @@ import os
 import orjson
 import trio
 
+from .backend import DIRECTORY_SECTIONS
 from .directory_file import DirectoryFileError
-from .state import StoreOptions, StoreUnavailable, describe
+from .errors import StoreUnavailable, describe
+from .options import StoreOptions
 from .store import backend_opener, open_store
 from .url import parse_url
 
@@ -32,8 +34,11 @@ async def migrate(url: str) -> list[int]:
         raise StoreUnavailable(f"cannot migrate {parsed.redacted()}: {describe(exc)}") from exc
 
 
-async def import_directory_file(url: str, path: str | os.PathLike[str]) -> dict[str, int]:
-    """Import a SPEC §12 JSON file in one transaction; counts of what the file named.
+async def import_directory_file(
+    url: str, path: str | os.PathLike[str], *, replace: bool = False
+) -> dict[str, int]:
+    """Import a SPEC §12 JSON file in one transaction; counts of what the file named, and
+    with `replace` (the directory becomes exactly the file) also `removed_<section>` counts.
 
     Raises DirectoryFileError (a ValueError) naming the first bad entry; nothing changes.
     """
@@ -41,14 +46,24 @@ async def import_directory_file(url: str, path: str | os.PathLike[str]) -> dict[
         data = orjson.loads(await trio.Path(path).read_bytes())
     except orjson.JSONDecodeError as exc:
         raise DirectoryFileError(str(path), f"not valid JSON ({exc})") from None
-    async with open_store(url, options=_ONE_SHOT, mark_offline_on_start=False) as store:
-        await store.import_directory(data)
-    return {
-        key: len(data.get(key, ())) for key in ("users", "partnerships", "circles", "conversations")
-    }
+    async with open_store(url, options=_ONE_SHOT) as store:
+        removed = await store.import_directory(data, replace=replace)
+    counts = {key: len(data.get(key, ())) for key in DIRECTORY_SECTIONS}
+    return counts | {f"removed_{key}": n for key, n in removed.items()}
+
+
+def describe_import(counts: dict[str, int], where: str | None = None) -> str:
+    """What an import did, for the operator: `imported 2 users, 1 partnerships, ... [into
+    URL]`, or `replaced the directory [of URL]: 2 users, ...; removed 3 users, ...`."""
+    named = ", ".join(f"{n} {key}" for key, n in counts.items() if not key.startswith("removed_"))
+    removed = ", ".join(f"{n} {key[8:]}" for key, n in counts.items() if key.startswith("removed_"))
+    if not removed:
+        return f"imported {named}" + (f" into {where}" if where else "")
+    of = f" of {where}" if where else ""
+    return f"replaced the directory{of}: {named}; removed {removed}"
 
 
 async def export_directory(url: str) -> dict:
     """The whole directory in the SPEC §12 JSON shape (sorted by id)."""
-    async with open_store(url, options=_ONE_SHOT, mark_offline_on_start=False) as store:
+    async with open_store(url, options=_ONE_SHOT) as store:
         return await store.export_directory()

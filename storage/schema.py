@@ -3,7 +3,8 @@
 Each migration is applied once, in order, in one transaction together with its row in
 `schema_migrations`; both backends take a lock first (`pg_advisory_xact_lock`, SQLite's
 `BEGIN IMMEDIATE`) so two processes migrating at once apply each migration exactly once.
-Never edit a released migration: append a new one.
+Never edit a released migration: append a new one. A migration's `statements` run on
+both; `postgres` and `sqlite` hold what only one dialect can say (triggers, functions).
 
 All TIMESTAMP columns hold UTC (Postgres sessions run with `timezone = 'UTC'`, so
 `CURRENT_TIMESTAMP` defaults are UTC too; SQLite's `CURRENT_TIMESTAMP` is UTC).
@@ -19,6 +20,12 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    postgres: tuple[str, ...] = ()
+    sqlite: tuple[str, ...] = ()
+
+    def statements_for(self, dialect: str) -> tuple[str, ...]:
+        """Everything to run on `dialect` ("postgres" or "sqlite"), in order."""
+        return self.statements + getattr(self, dialect)
 
 
 CREATE_MIGRATIONS_TABLE = """
@@ -65,9 +72,50 @@ _PRESENCE = (
     "CREATE INDEX idx_user_presence_status ON user_presence(status)",
 )
 
+# A counter every change to a directory table bumps, in the changing transaction, so a node
+# polls one row to learn whether the directory changed (docs/storage.md, "Directory version").
+DIRECTORY_TABLES = (
+    "users",
+    "partnerships",
+    "social_circles",
+    "social_circle_members",
+    "conversations",
+    "conversation_participants",
+)
+_BUMP = "UPDATE directory_version SET version = version + 1 WHERE id = 1"
+_VERSION = (
+    """CREATE TABLE directory_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version BIGINT NOT NULL
+    )""",
+    "INSERT INTO directory_version (id, version) VALUES (1, 1)",
+)
+# Postgres: one bump per statement (an import of 20,000 users is one bump, not 20,000).
+_VERSION_POSTGRES = (
+    f"""CREATE FUNCTION bump_directory_version() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_BUMP};
+        RETURN NULL;
+    END $$""",
+    *(
+        f"""CREATE TRIGGER {table}_bumps_directory_version
+        AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_version()"""
+        for table in DIRECTORY_TABLES
+    ),
+)
+# SQLite has row triggers only: one bump per row changed, one trigger per event.
+_VERSION_SQLITE = tuple(
+    f"""CREATE TRIGGER {table}_{event.lower()}_bumps_directory_version
+    AFTER {event} ON {table} BEGIN {_BUMP}; END"""
+    for table in DIRECTORY_TABLES
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "directory tables", _DIRECTORY),
     Migration(2, "user_presence", _PRESENCE),
+    Migration(3, "directory_version", _VERSION, _VERSION_POSTGRES, _VERSION_SQLITE),
 )
 
 

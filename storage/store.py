@@ -1,40 +1,40 @@
 """`open_store(url)`: the storage actor behind a `PresenceStore` handle.
 
 The handle is what the rest of the service holds. `persist` only touches the in-memory
-write-behind buffer; every database read goes to the actor, which owns the connection
-(for Postgres, the trio-asyncio loop), so a handle works from any trio task — including
-hypercorn request tasks that run outside any trio-asyncio loop.
+write-behind buffer (never awaits, never raises); everything that needs the database is a
+request to the actor, carrying a deadline: a read never waits longer than `read_timeout`,
+anything else than `operation_timeout`. The handle works from any trio task.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 
 import trio
 
+from presence_actors.mailbox import ReplySlot
 from presence_actors.model import PresenceRecord
 from presence_actors.ports import DirectoryData
 
-from .actor import run_storage_actor
+from .actor import StorageActor, run_storage_actor
 from .backend import BackendOpener, Trace
 from .directory_file import export_shape, parse_directory
-from .state import (
-    Flush,
+from .errors import StoreUnavailable, describe
+from .messages import (
+    FlushPending,
     ImportDirectory,
     LoadDirectory,
+    LoadDirectoryVersion,
     LoadPresence,
-    Request,
-    SharedState,
-    StoreOptions,
-    StoreStatistics,
-    StoreUnavailable,
-    describe,
+    MarkOffline,
 )
+from .options import StoreOptions
+from .statistics import StoreStatistics
 from .url import StoreURL, parse_url
-from .writebehind import MAX_USER_ID, RecentRows, storable
+from .writebehind import MAX_USER_ID, WriteBehind
 
 log = logging.getLogger("storage")
 
@@ -42,112 +42,106 @@ log = logging.getLogger("storage")
 class Store:
     """A handle on a running storage actor; implements `presence_actors.ports.PresenceStore`."""
 
-    def __init__(self, state: SharedState, requests: trio.MemorySendChannel[Request]) -> None:
-        self._state = state
-        self._requests = requests
+    def __init__(self, actor: StorageActor, buffer: WriteBehind, options: StoreOptions) -> None:
+        self._actor = actor
+        self._buffer = buffer
+        self._options = options
 
     def persist(self, record: PresenceRecord) -> None:
         """Queue a snapshot (latest per user wins). Never blocks, never raises."""
-        st = self._state
-        if not storable(record):
-            st.rejected += 1
-            return
-        if st.closed:
-            st.lost_on_close += 1  # nothing will flush it any more
-            return
-        if st.pending.put(record) >= st.options.flush_threshold:
-            st.wake.set()
+        count = self._buffer.offer(record, trio.current_time())
+        if count == 1 or count >= self._options.flush_threshold:
+            self._actor.wake()  # a new oldest snapshot, or the threshold: look again
 
     async def load_presence(self, user_ids: Iterable[int]) -> dict[int, PresenceRecord]:
-        """Pending snapshots first, then the read cache, then the database."""
+        """Pending snapshots first, then the read cache, then the database (by `read_timeout`;
+        while it cannot answer, users memory does not know are simply absent)."""
         wanted = list(dict.fromkeys(user_ids))
-        found = self._known(wanted)
+        found = self._buffer.lookup(wanted)
         missing = [u for u in wanted if u not in found and type(u) is int and 0 < u <= MAX_USER_ID]
         if not missing:
             return found
-        rows = await self._rows_from_database(missing)
+        try:
+            request = partial(LoadPresence, tuple(missing))
+            rows = await self._ask(request, self._options.read_timeout)
+        except StoreUnavailable as exc:
+            log.warning("storage: presence read answered from memory: %s", exc)
+            rows = {}
         # Re-read the buffer: a snapshot persisted while we waited is newer than the row.
-        later = self._known(missing)
+        later = self._buffer.lookup(missing)
         for uid in missing:
             row = later.get(uid) or rows.get(uid)
             if row is not None:
                 found[uid] = row
         return {uid: found[uid] for uid in wanted if uid in found}
 
-    async def _rows_from_database(self, user_ids: list[int]) -> dict[int, PresenceRecord]:
-        """Rows from the database, or none while it is unreachable: the service keeps
-        answering from memory (pending and cached rows) instead of waiting or failing."""
-        st = self._state
-        if st.ready:
-            try:
-                return {r.user_id: r for r in await self._ask(partial(LoadPresence, user_ids))}
-            except StoreUnavailable as exc:
-                log.warning("storage: presence read answered from memory: %s", exc)
-        st.degraded_reads += 1
-        return {}
-
-    def _known(self, user_ids: Iterable[int]) -> dict[int, PresenceRecord]:
-        pending, cache = self._state.pending, self._state.cache
-        known = {}
-        for uid in user_ids:
-            row = pending.get(uid) or cache.get(uid)
-            if row is not None:
-                known[uid] = row
-        return known
-
     async def load_directory(self) -> DirectoryData:
-        """The directory; while the database is unreachable, the last one loaded (if any)."""
-        st = self._state
-        try:
-            data = await self._ask(LoadDirectory)
-        except StoreUnavailable as exc:
-            if st.last_directory is None:
-                raise
-            st.degraded_reads += 1
-            log.warning("storage: directory answered from the last one loaded: %s", exc)
-            return st.last_directory
-        st.last_directory = data
-        return data
+        """The directory, by `read_timeout`; while the database cannot answer, the last one
+        loaded. Raises StoreUnavailable if there is none."""
+        return await self._ask(partial(LoadDirectory, True), self._options.read_timeout)
 
-    async def import_directory(self, data: dict) -> None:
-        """Upsert a SPEC §12 directory in one transaction; DirectoryFileError if malformed."""
+    async def load_directory_version(self) -> int:
+        """The directory's change counter (one row), by `read_timeout`; while the database
+        cannot answer, the last one read. Read it *before* `load_directory`: a change between
+        the two then shows as a new version at the next poll, never as a missed one.
+        Raises StoreUnavailable if none was ever read."""
+        return await self._ask(LoadDirectoryVersion, self._options.read_timeout)
+
+    async def import_directory(self, data: object, *, replace: bool = False) -> dict[str, int]:
+        """Upsert a SPEC §12 directory in one transaction; with `replace`, the directory
+        becomes exactly the file (what it does not name is removed, with its presence rows).
+
+        Returns the counts removed by section (empty without `replace`). Raises
+        DirectoryFileError if the file is malformed (nothing changes), StoreUnavailable if
+        the database cannot do it.
+        """
         doc = parse_directory(data)
-        await self._ask(partial(ImportDirectory, doc))
+        request = partial(ImportDirectory, doc, replace)
+        return await self._ask(request, self._options.operation_timeout)
 
     async def export_directory(self) -> dict:
-        """The directory in the SPEC §12 shape, straight from the database (never stale)."""
-        return export_shape(await self._ask(LoadDirectory))
+        """The directory in the SPEC §12 shape, straight from the database (never stale).
+        Raises StoreUnavailable."""
+        request = partial(LoadDirectory, False)
+        return export_shape(await self._ask(request, self._options.operation_timeout))
+
+    async def mark_offline(self, except_users: Collection[int] = frozenset()) -> int:
+        """Set offline (keeping last_seen) every non-offline status earlier runs left: rows
+        nobody wrote since this store opened, except `except_users`' (held by live nodes).
+        Call it once the node is listening. The rows changed; raises StoreUnavailable."""
+        request = partial(MarkOffline, frozenset(except_users))
+        return await self._ask(request, self._options.operation_timeout)
 
     async def flush(self) -> None:
-        """Write everything pending now; StoreUnavailable if the database refuses."""
-        await self._ask(Flush)
+        """Write everything pending now; raises StoreUnavailable if the database refuses."""
+        await self._ask(FlushPending, self._options.operation_timeout)
 
     def ready(self) -> bool:
-        return self._state.ready and not self._state.closing.is_set()
+        return self._actor.ready()
 
     def statistics(self) -> StoreStatistics:
-        return self._state.statistics()
+        return self._actor.statistics()
 
-    async def _ask(self, make_request):
-        send, receive = trio.open_memory_channel(1)
+    async def _ask(self, make_request, timeout: float):
+        deadline = trio.current_time() + timeout
+        reply = ReplySlot()
+        request = make_request(deadline=deadline, reply=reply)
+        mailbox = self._actor.mailbox
         try:
-            await self._requests.send(make_request(reply=send))
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            raise StoreUnavailable("the store is closed") from None
-        async with receive:
             try:
-                result = await receive.receive()
-            except trio.EndOfChannel:
-                raise StoreUnavailable("the store closed before answering") from None
-        ok, value = result
-        if not ok:
-            raise value
-        return value
-
-    def _close(self) -> None:
-        self._state.closing.set()
-        self._state.wake.set()
-        self._requests.close()
+                mailbox.send_nowait(request)
+            except trio.WouldBlock:
+                with trio.fail_at(deadline):
+                    await mailbox.send(request)
+        except trio.BrokenResourceError:
+            raise StoreUnavailable("the store is closed") from None
+        except trio.TooSlowError:
+            raise StoreUnavailable("the storage actor is overloaded") from None
+        # No deadline of our own: the actor answers every request by its deadline, fails it
+        # if it is cancelled, and refuses what is queued when it stops. A second deadline
+        # here would, after a stall of the trio thread (a node at 100 % CPU runs late), expire
+        # in the same scheduler pass as the actor's and win over its answer from memory.
+        return await reply.wait()
 
 
 def backend_opener(url: StoreURL, options: StoreOptions, trace: Trace | None) -> BackendOpener:
@@ -175,15 +169,17 @@ def open_store(
     url: str,
     *,
     options: StoreOptions | None = None,
-    mark_offline_on_start: bool = True,
+    mark_offline_on_start: bool = False,
     trace: Trace | None = None,
 ) -> AbstractAsyncContextManager[Store]:
     """Run a storage actor for `url` (postgresql://, sqlite:///, memory://) in its own nursery.
 
-    On entry: migrations, then (unless told not to) every non-offline status is set
-    offline, keeping last_seen. On exit: pending snapshots are flushed within
+    On entry: migrations; with `mark_offline_on_start`, also `mark_offline()` (a serving
+    node should rather call `Store.mark_offline` once it is listening: a start that fails
+    must change nothing). On exit: pending snapshots are flushed within
     `options.close_deadline`. `trace(sql)` sees every statement sent (for tests).
-    A bad URL raises ValueError before anything is opened.
+    Raises ValueError for a bad URL (before anything is opened), StoreUnavailable if the
+    database cannot be opened.
     """
     parsed = parse_url(url)
     options = options or StoreOptions()
@@ -195,25 +191,23 @@ def open_store(
 async def open_store_with(
     opener: BackendOpener,
     options: StoreOptions,
-    mark_offline_on_start: bool = True,
+    mark_offline_on_start: bool = False,
     name: str = "store",
 ) -> AsyncIterator[Store]:
     """`open_store` for any backend opener (tests use it to inject failures)."""
-    state = SharedState(options, cache=RecentRows(options.cache_size))
-    send, receive = trio.open_memory_channel[Request](64)
-    store = Store(state, send)
+    buffer = WriteBehind(options.cache_size)
     try:
         async with trio.open_nursery() as nursery:
             try:
-                await nursery.start(
-                    run_storage_actor, opener, state, receive, mark_offline_on_start
+                actor = await nursery.start(
+                    run_storage_actor, opener, options, buffer, mark_offline_on_start
                 )
             except Exception as exc:
                 raise StoreUnavailable(f"cannot open {name}: {describe(exc)}") from exc
             try:
-                yield store
+                yield Store(actor, buffer, options)
             finally:
-                store._close()
+                actor.close()
     except BaseExceptionGroup as group:
         # The nursery is an implementation detail: callers see the one error, not a group.
         if len(group.exceptions) != 1:

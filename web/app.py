@@ -6,7 +6,8 @@
 `create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
 key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
 The store and the actors start in `before_serving` and stop — flushing the store — in
-`after_serving`; see `host.py`.
+`after_serving`; see `host.py`. Under the hypercorn CLI, `before_serving` also marks the
+statuses an earlier run left offline: hypercorn bound the port before loading the app.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     """
     if settings is None:
         try:
-            return create_app(Settings.from_env().with_dev_secret(), store=store)
+            app = create_app(Settings.from_env().with_dev_secret(), store=store)
         except ConfigError as error:
             raise SystemExit(f"Error: {error}") from None
+        app.config["PRESENCE_MARK_OFFLINE_ON_SERVING"] = True
+        return app
     if store is None:
         settings.prepare_data_dir()
     host = ServiceHost(settings, store)
@@ -81,6 +84,10 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
     async def _start() -> None:
         if host.service is None:  # `presence-actors serve` starts it before it listens
             await host.start(app.nursery)
+            # The hypercorn CLI bound its sockets before loading the app, and listens
+            # right after this: the start can no longer fail for a port (SPEC §5).
+            if app.config.get("PRESENCE_MARK_OFFLINE_ON_SERVING"):
+                await host.mark_offline()
 
     @app.after_serving
     async def _stop() -> None:

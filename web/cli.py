@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
@@ -202,14 +203,18 @@ def directory() -> None:
 
 @directory.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True,
+              help="make the directory exactly FILE: remove every user, partnership, circle "
+                   "and conversation it does not name (one transaction)")
 @_settings_options(_STORE_OPTIONS)
-def directory_import(file: Path, **options: object) -> None:
-    """Upsert what FILE names; a malformed file is rejected whole."""
+def directory_import(file: Path, replace: bool, **options: object) -> None:
+    """Upsert what FILE names (or with --replace, become FILE); a malformed file is
+    rejected whole and nothing changes."""
     import storage
 
     url = _store_url(options)
-    counts = _run_store(storage.import_directory_file, url, file)
-    click.echo(f"imported {_counted(counts)} into {_redacted(url)}")
+    counts = _run_store(partial(storage.import_directory_file, replace=replace), url, file)
+    click.echo(storage.describe_import(counts, _redacted(url)))
 
 
 @directory.command("export")

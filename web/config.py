@@ -60,7 +60,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("max_sockets_per_user", int, "open WebSockets allowed per user"),
     SettingSpec("request_timeout", float, "deadline for an actor's reply, then 503"),
     SettingSpec("mailbox_size", int, "bounded inbox of each actor"),
-    SettingSpec("directory_refresh", float, "directory reload period"),
+    SettingSpec("directory_poll", float, "read the store's directory version this often and "
+                "reload the directory when it moved (0: never; reload every directory_refresh)"),
+    SettingSpec("directory_refresh", float, "directory reload period when the store has no "
+                "directory version or directory_poll is 0"),
     SettingSpec("directory_min_refresh", float,
                 "a denied lookup reloads the directory at once, at most this often"),
     SettingSpec("ws_ping_interval", float, "seconds between protocol pings on each WebSocket"),
@@ -109,6 +112,7 @@ class Settings:
     max_sockets_per_user: int = 20
     request_timeout: float = 5.0
     mailbox_size: int = 256
+    directory_poll: float = 0.5
     directory_refresh: float = 30.0
     directory_min_refresh: float = 1.0
     ws_ping_interval: float = 15.0

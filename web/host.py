@@ -6,10 +6,13 @@ their own cancel scope (STACK-NOTES: never hold a nursery across a `yield`): `st
 returns once the service is up, `stop` asks the task to leave its `async with` blocks —
 which stops the actors and flushes the store — and cancels it if that overruns.
 
-It also keeps the node's socket bookkeeping: every open `SocketSession` by user (so a
-drain can close them all with 1001, and `close_sessions_of` a removed user's with 4403),
-the socket capacity (refused with 503 before the upgrade, so the process never runs out of
-file descriptors for health checks and REST), and the pump that writes and pings them.
+It also keeps the node's socket bookkeeping: the open `SocketSession`s by user — a drain
+closes them all with 1001, and a user removed from the directory has theirs closed with
+4403 (`close_sessions_of`, which the core calls through `PresenceService.on_user_removed`
+in the step that publishes the new directory) — the socket capacity (refused with 503
+before the upgrade, so the process never runs out of file descriptors for health checks
+and REST), and the pump that writes and pings them. `mark_offline` is the start-up write
+of SPEC §5, done once the node listens.
 
 `drain` is the first half of a graceful shutdown: refuse new sockets and close the open
 ones with 1001, before hypercorn stops listening.
@@ -32,6 +35,7 @@ from .config import Settings
 from .demo import install_demo
 from .metrics import WebMetrics
 from .pump import SocketPump
+from .session import REMOVED
 
 log = logging.getLogger("web")
 
@@ -81,6 +85,7 @@ class ServiceHost:
                     )
                     if self.settings.demo:
                         await install_demo(service)
+                    service.on_user_removed(self.close_sessions_of)
                     pump = await stack.enter_async_context(trio.open_nursery())
                     await pump.start(self.pump.run)
                     task_status.started(service)
@@ -122,13 +127,36 @@ class ServiceHost:
                 self._socket_closed = trio.Event()
             await self._socket_closed.wait()
 
-    def close_sessions_of(self, user_id: int, code: int = 4403) -> int:
+    def close_sessions_of(self, user_id: int, code: int = REMOVED) -> int:
         """Close every open socket of `user_id` with `code` (4403: no longer in the
         directory); how many there were."""
-        sessions = self.sessions.get(user_id, ())
+        sessions = list(self.sessions.get(user_id, ()))
         for session in sessions:
             session.close(code)
         return len(sessions)
+
+    async def mark_offline(self) -> int:
+        """SPEC §5: on start, a single node marks every persisted non-offline status offline
+        (nobody is connected yet), keeping `last_seen`. Called once the node listens, so
+        a start that fails (port taken, bad key, bad database) writes nothing; never by
+        the CLI's other commands. A node of a cluster (`redis_url`) leaves it to the
+        cluster's start-up (docs/cluster.md), which knows the users live nodes hold; a
+        store without `mark_offline` (MemoryStore) holds nothing from earlier runs. A
+        database that cannot do it now is logged, not fatal: reads already show a user
+        who is not live as offline, whatever a stale row says. Returns the rows changed.
+        """
+        import storage
+
+        store = self.service.store if self.service is not None else None
+        if self.settings.redis_url or not hasattr(store, "mark_offline"):
+            return 0
+        try:
+            changed = await store.mark_offline()
+        except storage.StoreUnavailable as error:
+            log.warning("statuses left by an earlier run not set offline: %s", error)
+            return 0
+        log.info("%d statuses left by an earlier run set offline", changed)
+        return changed
 
     def measure_capacity(self) -> None:
         """Sockets this node accepts: the setting, else from the fd limit as it is now
@@ -149,10 +177,26 @@ class ServiceHost:
         self._reserved -= 1
 
     def socket_opened(self, session) -> None:
+        """A subscribed socket: counted, pinged and expired by the pump, kept by user."""
         self.sockets += 1
         self.metrics.sockets_open.inc()
-        self.sessions.setdefault(session.user_id, []).append(session)
         self.pump.add(session)
+        self.add_session(session)
+
+    def add_session(self, session) -> None:
+        """Keep `session` under its user: closed on drain and on removal. If the user was
+        removed from the directory since the core took the subscription, it closes at once
+        with 4403 (the removal's own call found no session of theirs to close)."""
+        self.sessions.setdefault(session.user_id, []).append(session)
+        if self.service is not None and not self.service.directory.exists(session.user_id):
+            session.close(REMOVED)
+
+    def discard_session(self, session) -> None:
+        sessions = self.sessions.get(session.user_id)
+        if sessions is not None and session in sessions:
+            sessions.remove(session)
+            if not sessions:
+                del self.sessions[session.user_id]
 
     def socket_closed(self, session) -> None:
         """Counted under its close code; `peer` when the client left first."""
@@ -161,12 +205,7 @@ class ServiceHost:
         code = session.close_code
         self.metrics.sockets_closed.labels("peer" if code is None else str(code)).inc()
         self.pump.discard(session)
-        user_id = session.user_id
-        sessions = self.sessions.get(user_id)
-        if sessions is not None and session in sessions:
-            sessions.remove(session)
-            if not sessions:
-                del self.sessions[user_id]
+        self.discard_session(session)
         if self._socket_closed is not None:
             self._socket_closed.set()
             self._socket_closed = None

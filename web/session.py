@@ -26,12 +26,12 @@ import logging
 
 import trio
 
-from presence_actors import ActorUnavailable, TooManySockets
+from presence_actors import ActorUnavailable, NotFound, TooManySockets
 
 from . import client_frames, frames
 from .admission import Admitted, admit, refusal_messages
 from .config import MAX_FRAME_BYTES
-from .errors import error_response, rate_limited, unavailable
+from .errors import error_response, rate_limited, unauthorized, unavailable
 from .frame_limit import Verdict, fresh_budget, spend
 from .raw_connection import WriteResult
 
@@ -142,6 +142,8 @@ class SocketSession:
                 admitted = await self._subscribe(admitted)
         except TooManySockets:
             admitted = rate_limited(1)
+        except NotFound:  # removed from the directory since the token was checked
+            admitted = unauthorized("Unknown user")
         except (ActorUnavailable, trio.TooSlowError):
             admitted = unavailable()
         if admitted is not None:
@@ -158,7 +160,8 @@ class SocketSession:
         """Enter the subscription (None: subscribed; the socket counts as open from here).
 
         Raises:
-            TooManySockets, ActorUnavailable, trio.TooSlowError: from the service.
+            TooManySockets, NotFound, ActorUnavailable, trio.TooSlowError: from the
+                service (NotFound: the user left the directory since admission).
         """
         identity = admitted.identity
         self.user_id, self.device_id = identity.user_id, admitted.device_id

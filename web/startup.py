@@ -7,8 +7,10 @@ it is printed:
 2. the listening socket is bound (port taken, bad host) before any store is opened;
 3. the store opens and the actors start (bad, unreachable or silent database), within
    `startup_timeout`;
-4. hypercorn serves on the socket bound in 2 — its "Running on" line and the banner come
-   only now.
+4. hypercorn serves on the socket bound in 2 — its "Running on" line comes only now;
+5. listening, the node marks the statuses an earlier run left offline (SPEC §5; the only
+   start-up write, so a start that failed in 1-4 changed no stored data), then prints
+   the banner.
 
 Each failure is a `StartupError` naming the setting (`PRESENCE_PORT: 127.0.0.1:8000 is
 already in use ...`); the CLI prints it and exits 1, without a traceback.
@@ -115,6 +117,7 @@ async def serve(settings: Settings, on_listening: Callable[[str], None]) -> None
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             urls = await nursery.start(_serve_then_stop, app, settings, shutdown, listener)
             # Listening and serving: the point after which start-up may write (SPEC §5).
+            await host_of(app).mark_offline()
             on_listening(urls[0])
             async for signum in signals:
                 log.info("%s: closing sockets, flushing, stopping",

@@ -151,5 +151,5 @@ def run(ctx: Context) -> Row:
 
 def _short(metrics: dict) -> str:
     keep = {k.replace("presence_storage_", ""): v for k, v in metrics.items()
-            if any(w in k for w in ("pending", "flush", "fail", "written", "batch"))}
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(keep.items())[:8]) or "-"
+            if any(w in k for w in ("pending", "flush", "fail", "lag", "timeouts", "stall"))}
+    return ", ".join(f"{k}={v:g}" for k, v in sorted(keep.items())[:10]) or "-"

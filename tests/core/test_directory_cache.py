@@ -1,5 +1,6 @@
-"""DirectoryCache: SPEC §4's reloads (within 30 s; at once for a denied lookup, at most once
-per second) with their real numbers, on the autojump clock."""
+"""DirectoryCache: SPEC §4's reloads with their real numbers, on the autojump clock: a
+store with a directory version is polled every 0.5 s and reloaded only when it moved; one
+without is reloaded every 30 s; a denied lookup reloads at once, at most once per second."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ CHANGED = DirectoryData(
 
 
 class CountingStore(MemoryStore):
-    """A memory store that counts directory loads and can hold one open."""
+    """A memory store that counts directory loads and version reads, and can hold a load
+    open or fail the version read."""
 
     def __init__(self, directory: DirectoryData) -> None:
         super().__init__(directory)
-        self.loads = 0
+        self.loads = self.version_reads = 0
         self.gate: trio.Event | None = None
+        self.version_error: Exception | None = None
 
     async def load_directory(self) -> DirectoryData:
         self.loads += 1
@@ -35,23 +38,77 @@ class CountingStore(MemoryStore):
             await self.gate.wait()
         return self.directory
 
+    async def load_directory_version(self) -> int:
+        self.version_reads += 1
+        if self.version_error is not None:
+            raise self.version_error
+        return self.version
+
+
+class VersionlessStore(CountingStore):
+    """A store without a directory version (the port does not require one)."""
+
+    load_directory_version = None  # type: ignore[assignment]
+
 
 @asynccontextmanager
-async def counting(**timing):
+async def counting(store_class=CountingStore, **timing):
     """A service on a `CountingStore`, started at T0: yields (service, store)."""
-    store = CountingStore(DEFAULT_DIRECTORY)
+    store = store_class(DEFAULT_DIRECTORY)
     async with open_presence(store, Timing(**timing), WallClock(T0)) as service:
         yield service, store
 
 
-async def test_directory_changes_apply_within_30_seconds(autojump_clock):
+async def test_a_changed_version_is_loaded_within_half_a_second(autojump_clock):
+    # Regression (issue 8.3): a CLI import reached running nodes only at the 30 s reload.
     with trio.fail_after(120):
-        async with running() as service:
+        async with counting() as (service, store):
+            await trio.sleep(0.25)
             assert not service.directory.can_see(3, 4)
-            service.store.directory = CHANGED
+            store.directory = CHANGED
+            await trio.sleep(0.26)  # the next poll, at 0.5 s
+            assert service.directory.can_see(3, 4)
+
+
+async def test_an_unchanged_directory_costs_one_version_read_per_poll(autojump_clock):
+    with trio.fail_after(120):
+        async with counting() as (_service, store):
+            loads, reads = store.loads, store.version_reads
+            await trio.sleep(60.1)
+            assert store.loads == loads  # no reload, not even the 30 s one
+            assert store.version_reads == reads + 120
+
+
+async def test_a_store_without_a_version_is_reloaded_every_30_seconds(autojump_clock):
+    with trio.fail_after(120):
+        async with counting(VersionlessStore) as (service, store):
+            assert not service.directory.can_see(3, 4)
+            store.directory = CHANGED
             await trio.sleep(29.9)
             assert not service.directory.can_see(3, 4)
             await trio.sleep(0.2)
+            assert service.directory.can_see(3, 4)
+
+
+async def test_a_poll_of_zero_reloads_every_30_seconds_whatever_the_version(autojump_clock):
+    # Directory tables replaced by views: their version never moves.
+    with trio.fail_after(120):
+        async with counting(directory_poll=0) as (_service, store):
+            loads = store.loads
+            await trio.sleep(30.1)
+            assert store.loads == loads + 1
+            assert store.version_reads == 0
+
+
+async def test_a_failing_poll_keeps_the_directory_and_polls_again(autojump_clock):
+    with trio.fail_after(120):
+        async with counting() as (service, store):
+            store.version_error = OSError("database down")
+            store.directory = CHANGED
+            await trio.sleep(5)
+            assert not service.directory.can_see(3, 4)
+            store.version_error = None
+            await trio.sleep(0.51)  # the next poll
             assert service.directory.can_see(3, 4)
 
 
@@ -148,12 +205,13 @@ async def test_a_lookup_that_is_allowed_loads_nothing(autojump_clock):
 
 async def test_an_unchanged_directory_keeps_its_snapshot_and_cache(autojump_clock):
     with trio.fail_after(120):
-        async with running() as service:
+        async with counting(VersionlessStore) as (service, store):
             before = service.directory
             assert before.visible(1) == {1, 2, 3}
             await trio.sleep(31)
+            assert store.loads == 2  # the 30 s reload found nothing new
             assert service.directory is before
-            service.store.directory = CHANGED
+            store.directory = CHANGED
             await trio.sleep(30)
             assert service.directory is not before
             assert service.directory.visible(3) == {1, 2, 3, 4}

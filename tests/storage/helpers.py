@@ -6,6 +6,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -14,6 +15,7 @@ import trio
 from presence_actors.model import PresenceRecord, PresenceStatus
 from storage import StoreOptions
 from storage.backends import memory
+from storage.backends.memory import MemoryBackend, MemoryDatabase
 from storage.timestamps import from_naive_utc, from_sqlite_text
 from storage.url import parse_url
 
@@ -123,14 +125,79 @@ def with_port(dsn: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
 
 
+class FlakyBackend(MemoryBackend):
+    """The memory backend with faults to switch on and off:
+
+    - `down`: every call fails at once (connection refused);
+    - `refusing`: pings answer, writes fail (a lock, a constraint: the database is up);
+    - `blackhole`: every call waits until the blackhole ends (TCP up, nothing answers);
+    - `gate`: an Event that holds each write in flight until it is set.
+    """
+
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        super().__init__(db or MemoryDatabase(), None)
+        self.down = False
+        self.refusing = False
+        self.blackhole: trio.Event | None = None
+        self.gate: trio.Event | None = None
+        self.entered = trio.Event()
+        self.attempts: list[float] = []  # trio time of every write attempt
+        self.pings: list[float] = []
+
+    async def _fault(self) -> None:
+        if self.blackhole is not None:
+            await self.blackhole.wait()
+        if self.down:
+            raise ConnectionError("database is down")
+
+    async def upsert(self, batch, per_statement):
+        self.attempts.append(trio.current_time())
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        await self._fault()
+        if self.refusing:
+            raise RuntimeError("could not obtain lock on user_presence")
+        return await super().upsert(batch, per_statement)
+
+    async def ping(self):
+        self.pings.append(trio.current_time())
+        await self._fault()
+
+    async def fetch_presence(self, user_ids):
+        await self._fault()
+        return await super().fetch_presence(user_ids)
+
+    async def fetch_directory(self):
+        await self._fault()
+        return await super().fetch_directory()
+
+    async def fetch_directory_version(self):
+        await self._fault()
+        return await super().fetch_directory_version()
+
+
+def opener(backend: MemoryBackend):
+    """A backend opener that yields this (already open) backend."""
+
+    @asynccontextmanager
+    async def open_it():
+        yield backend
+
+    return open_it
+
+
 class TCPProxy:
-    """A trio TCP proxy to Postgres that can be stopped (all connections cut) and restarted."""
+    """A trio TCP proxy to Postgres that can be stopped (all connections cut) and restarted,
+    or frozen: connections stay up, nothing is forwarded (a network blackhole) until thawed."""
 
     def __init__(self, target_port: int = urlsplit(ADMIN_DSN).port or 5432) -> None:
         self.target_port = target_port
         self.port = 0
         self._scope: trio.CancelScope | None = None
         self.stopped = trio.Event()
+        self._flowing = trio.Event()
+        self._flowing.set()
 
     async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         with trio.CancelScope() as self._scope:
@@ -146,17 +213,27 @@ class TCPProxy:
         assert self._scope is not None
         self._scope.cancel()
 
+    def freeze(self) -> None:
+        if self._flowing.is_set():
+            self._flowing = trio.Event()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def _handle(self, client: trio.SocketStream) -> None:
+        await self._flowing.wait()  # frozen: the connection is accepted, and left hanging
         server = await trio.open_tcp_stream("127.0.0.1", self.target_port)
         async with client, server, trio.open_nursery() as nursery:
-            nursery.start_soon(_pump, client, server, nursery.cancel_scope)
-            nursery.start_soon(_pump, server, client, nursery.cancel_scope)
+            nursery.start_soon(self._pump, client, server, nursery.cancel_scope)
+            nursery.start_soon(self._pump, server, client, nursery.cancel_scope)
 
-
-async def _pump(src: trio.SocketStream, dst: trio.SocketStream, scope: trio.CancelScope) -> None:
-    try:
-        async for chunk in src:
-            await dst.send_all(chunk)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
-    scope.cancel()
+    async def _pump(
+        self, src: trio.SocketStream, dst: trio.SocketStream, scope: trio.CancelScope
+    ) -> None:
+        try:
+            async for chunk in src:
+                await self._flowing.wait()
+                await dst.send_all(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        scope.cancel()

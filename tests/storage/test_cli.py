@@ -1,13 +1,18 @@
-"""`python -m storage import/export`, and the async entry points the web CLI calls."""
+"""`python -m storage import/export`, `presence-actors directory import --replace`, and the
+async entry points the web CLI calls."""
 
 from __future__ import annotations
 
 import json
 
 import trio
+from click.testing import CliRunner
 
-from storage import DirectoryFileError, export_directory, import_directory_file
+from presence_actors.model import PresenceRecord, PresenceStatus
+from storage import DirectoryFileError, export_directory, import_directory_file, open_store
+from web.cli import main as web_cli
 
+from .helpers import rows_in_database
 from .test_migrations import run_cli
 
 DIRECTORY = {
@@ -65,3 +70,55 @@ async def test_url_from_the_environment_and_usage_errors(sqlite_url):
             proc = await run_cli(*args)
             assert proc.returncode == 2
             assert proc.stderr.startswith(b"usage: python -m storage")
+
+
+async def test_command_line_tools_never_mark_statuses_offline(sqlite_url, tmp_path):
+    """Only a serving node, once it listens, marks statuses offline (SPEC §5): an operator's
+    migrate, import or export while the service runs must leave live statuses alone."""
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(DIRECTORY))
+    with trio.fail_after(60):
+        async with open_store(sqlite_url) as store:
+            await store.import_directory(DIRECTORY)
+            store.persist(PresenceRecord(1, PresenceStatus.ONLINE, 1_700_000_000.0))
+        for args in (("migrate", sqlite_url), ("import", sqlite_url, str(path)),
+                     ("export", sqlite_url)):
+            assert (await run_cli(*args)).returncode == 0
+        runner = CliRunner()
+        for args in (["migrate"], ["directory", "import", str(path)], ["directory", "export"]):
+            result = await trio.to_thread.run_sync(
+                runner.invoke, web_cli, [*args, "--database-url", sqlite_url]
+            )
+            assert result.exit_code == 0, result.output
+        rows = await rows_in_database(sqlite_url)
+    assert rows[1][0] == "online"
+
+
+async def test_presence_actors_directory_import_replace(sqlite_url, tmp_path):
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(DIRECTORY))
+    runner = CliRunner()
+    with trio.fail_after(60):
+        first = await trio.to_thread.run_sync(
+            runner.invoke, web_cli, ["directory", "import", str(path), "--database-url", sqlite_url]
+        )
+        assert first.output.strip() == (
+            f"imported 2 users, 1 partnerships, 1 circles, 1 conversations into {sqlite_url}"
+        )
+        path.write_text(json.dumps({"users": [{"id": 2}]}))
+        replaced = await trio.to_thread.run_sync(
+            runner.invoke,
+            web_cli,
+            ["directory", "import", "--replace", str(path), "--database-url", sqlite_url],
+        )
+        assert replaced.exit_code == 0, replaced.output
+        assert replaced.output.strip() == (
+            f"replaced the directory of {sqlite_url}: 1 users, 0 partnerships, 0 circles, "
+            "0 conversations; removed 1 users, 1 partnerships, 1 circles, 1 conversations"
+        )
+        assert await export_directory(sqlite_url) == {
+            "users": [{"id": 2, "display_name": "Grace"}],
+            "partnerships": [],
+            "circles": [],
+            "conversations": [],
+        }

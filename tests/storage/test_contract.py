@@ -119,7 +119,7 @@ async def test_unstorable_snapshots_are_refused_without_raising(store_url):
             assert store.ready()
 
 
-async def test_restart_keeps_last_seen_and_marks_everyone_offline(store_url):
+async def test_restart_keeps_last_seen_and_mark_offline_sets_everyone_offline(store_url):
     expected = {1: ("online", NOW - 1.5), 2: ("away", NOW - 30), 3: ("offline", NOW - 99)}
     with trio.fail_after(15):
         async with open_store(store_url, options=FAST) as store:
@@ -129,6 +129,7 @@ async def test_restart_keeps_last_seen_and_marks_everyone_offline(store_url):
         # graceful close flushed them
         assert_same_rows(await rows_in_database(store_url), expected)
         async with open_store(store_url, options=FAST) as store:
+            assert await store.mark_offline() == 2
             got = await store.load_presence([1, 2, 3])
         offline = {uid: ("offline", seen) for uid, (_, seen) in expected.items()}
         assert_same_rows(as_rows(got), offline)
