@@ -26,6 +26,8 @@ import weakref
 
 import trio
 
+from .frames import text_frame
+
 log = logging.getLogger("web")
 
 SLICE = 256  # sessions flushed between checkpoints, so a huge fan-out does not hog the loop
@@ -43,6 +45,7 @@ class SocketPump:
         self._expiring: dict[int, set] = {}  # whole second -> sessions whose token ends then
         self._seconds: list[int] = []  # heap of the keys of _expiring (and stale ones)
         self._due = 0.0  # pings owed, fractions carried from tick to tick
+        self._encoded: dict[bytes, bytes] = {}  # payload -> its text frame, for one pass
 
     def schedule(self, session) -> None:
         """`session.flush()` on the next pass (the session schedules itself once)."""
@@ -51,6 +54,18 @@ class SocketPump:
         if wakeup is not None:
             self._wakeup = None
             wakeup.set()
+
+    def frames_of(self, payloads: list[bytes]) -> list[bytes]:
+        """The text frames of `payloads`, each payload framed once per pass however many
+        sockets it goes to (a change is one bytes object offered to every outbox)."""
+        encoded = self._encoded
+        frames = []
+        for payload in payloads:
+            frame = encoded.get(payload)
+            if frame is None:
+                encoded[payload] = frame = text_frame(payload)
+            frames.append(frame)
+        return frames
 
     def spawn(self, task, *args) -> bool:
         """Run a write that has to wait for the socket, or a close; False once stopped.
@@ -112,6 +127,7 @@ class SocketPump:
                 session.close(1011)
             if i % SLICE == SLICE - 1:
                 await trio.lowlevel.checkpoint()
+        self._encoded.clear()
 
     def _expire(self, now: float) -> None:
         seconds = self._seconds

@@ -252,7 +252,7 @@ class SocketSession:
         if payloads is None:
             return
         raw = self.raw
-        encoded = [frames.text_frame(p) for p in payloads] if raw is not None else payloads
+        encoded = self.host.pump.frames_of(payloads) if raw is not None else payloads
         if self.ping_due:
             self.ping_due = False
             encoded.insert(0, frames.PING_FRAME)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from web.frames import text_frame
 from web.pump import SocketPump
 
 
@@ -108,3 +109,11 @@ async def test_a_token_expiring_closes_its_socket_with_4401_within_a_second(auto
             assert soon.closed_with == 4401 and later.closed_with is None
             assert forgotten.closed_with is None
             nursery.cancel_scope.cancel()
+
+
+def test_a_payload_is_framed_once_per_pass_however_many_sockets_it_goes_to():
+    pump = SocketPump(ping_interval=None)
+    change = b'{"type":"presence_update","data":{"user_id":1}}'
+    first, second = pump.frames_of([change]), pump.frames_of([change, b"{}"])
+    assert first[0] is second[0] and first[0] == text_frame(change)
+    assert second[1] == text_frame(b"{}")
