@@ -42,7 +42,7 @@ class Registry:
         self.supervisor = supervisor
         self.context = context
         self._behaviours = behaviours
-        self._live: dict[str, dict[int, Mailbox]] = {kind: {} for kind in behaviours}
+        self._live: dict[str, dict[int, Any]] = {kind: {} for kind in behaviours}  # behaviours
         self.started = 0
         self.retired = 0
         self.closing = False
@@ -56,13 +56,13 @@ class Registry:
             ActorUnavailable: the service is shutting down (no actor is started then).
         """
         live = self._live[kind]
-        inbox = live.get(key)
-        if inbox is None:
+        behaviour = live.get(key)
+        if behaviour is None:
             if self.closing:
                 raise ActorUnavailable("the service is shutting down")
-            inbox = live[key] = Mailbox(self.context.timing.mailbox_size)
+            inbox = Mailbox(self.context.timing.mailbox_size)
             self.started += 1
-            behaviour = self._behaviours[kind](self, key, inbox)
+            behaviour = live[key] = self._behaviours[kind](self, key, inbox)
             self.supervisor.spawn(
                 f"{kind}:{key}",
                 run_actor,
@@ -71,11 +71,27 @@ class Registry:
                 self.context.clock,
                 on_give_up=behaviour.give_up,
             )
-        return inbox
+        return behaviour.inbox
 
     def live(self, kind: str, key: int) -> Mailbox | None:
         """The actor for (kind, key) if it is running; never starts one."""
-        return self._live[kind].get(key)
+        behaviour = self._live[kind].get(key)
+        return behaviour.inbox if behaviour is not None else None
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline (wall time) any live actor waits for, None if none does.
+
+        For the testing kit, which advances a `MockClock` to it; each actor's is what its
+        loop last computed from the state its last step left (`ActorShell.last_state`).
+        """
+        deadlines = [
+            deadline
+            for live in self._live.values()
+            for behaviour in live.values()
+            if behaviour.last_state is not None
+            and (deadline := behaviour.next_deadline(behaviour.last_state)) is not None
+        ]
+        return min(deadlines, default=None)
 
     def count(self, kind: str) -> int:
         return len(self._live[kind])
@@ -155,7 +171,8 @@ class Registry:
 
     def _forget(self, kind: str, key: int, inbox: Mailbox) -> None:
         live = self._live[kind]
-        if live.get(key) is inbox:
+        behaviour = live.get(key)
+        if behaviour is not None and behaviour.inbox is inbox:
             del live[key]
         inbox.close()
 
@@ -175,7 +192,7 @@ class Registry:
         """Shutdown: every actor finishes its queue then ends; waits at most `timeout`."""
         self.closing = True
         for live in self._live.values():
-            for inbox in list(live.values()):
+            for inbox in [behaviour.inbox for behaviour in live.values()]:
                 try:
                     inbox.send_nowait(STOP)
                 except trio.WouldBlock:

@@ -25,8 +25,12 @@ from .openapi import DESCRIPTION, TITLE, OpenAPIDocument, version
 from .rest import api, ops
 
 
-def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
+def create_app(settings: Settings | None = None, *, store=None, clock=None,
+               freeze_heap: bool = True) -> QuartTrio:
     """A ready-to-serve app. `store`: an already open PresenceStore (tests), else by URL.
+    `clock`: the service's `WallClock` (the testing kit pins it), else one made at start.
+    `freeze_heap`: tune the process's garbage collector at start (`host.freeze_startup_heap`),
+    which an app embedded in a test run (the testing kit) must not do.
 
     With no settings (the hypercorn CLI imports `create_app()`), they come from
     `PRESENCE_*` and a setting that cannot work exits 1 with one line: hypercorn itself
@@ -44,7 +48,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> QuartTrio:
         return app
     if store is None:
         settings.prepare_data_dir()
-    host = ServiceHost(settings, store)
+    host = ServiceHost(settings, store, clock, freeze_heap=freeze_heap)
     app = QuartTrio("web", static_folder=None)  # web/static is served by browser_routes
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,

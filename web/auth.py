@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -64,10 +65,18 @@ class TokenVerifier:
             "verify_aud": self.audience is not None,
             "verify_iss": self.issuer is not None,
             "verify_sub": False,  # a number is allowed; `_user_id` checks it
+            # exp/nbf/iat are checked by `_check_times` against the service's clock
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
         }
 
-    def verify(self, token: str) -> Identity:
-        """The identity a token carries.
+    def verify(self, token: str, now: float | None = None) -> Identity:
+        """The identity a token carries, its times checked at `now` (epoch seconds).
+
+        `now` is the service's `WallClock` (SPEC §10: one clock for every wall-clock time,
+        so the session's 4401 deadline and this check agree, on `MockClock` too); the
+        system clock when None.
 
         Raises:
             AuthError: anything wrong with the token (401), never another exception.
@@ -83,11 +92,10 @@ class TokenVerifier:
             claims = jwt.decode(token, self._keys[alg], algorithms=[alg],
                                 audience=self.audience, issuer=self.issuer,
                                 leeway=self.leeway, options=self._options)
-        except jwt.ExpiredSignatureError:
-            raise AuthError("Token has expired") from None
         except jwt.PyJWTError as error:
             raise AuthError(f"Invalid token: {error}") from None
         _check_numeric_dates(claims)
+        _check_times(claims, time.time() if now is None else now, self.leeway)
         return Identity(_user_id(claims.get("sub")), claims.get("sid"), float(claims["exp"]))
 
 
@@ -100,6 +108,15 @@ def _check_numeric_dates(claims: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value):
             raise AuthError(f"Invalid token: {name} must be a number (NumericDate)")
+
+
+def _check_times(claims: dict, now: float, leeway: float) -> None:
+    """PyJWT's exp / nbf / iat rules and messages, at `now` instead of the system clock."""
+    if claims["exp"] <= now - leeway:
+        raise AuthError("Token has expired")
+    for name in ("nbf", "iat"):
+        if name in claims and claims[name] > now + leeway:
+            raise AuthError(f"Invalid token: The token is not yet valid ({name})")
 
 
 def _user_id(sub: object) -> int:
@@ -165,7 +182,7 @@ async def authenticate(service, verifier: TokenVerifier, token: str | None) -> I
     """
     if token is None:
         raise AuthError("Not authenticated")
-    identity = verifier.verify(token)
+    identity = verifier.verify(token, service.context.clock.now())
     if not service.directory.exists(identity.user_id):
         await service.refresh_directory()
         if not service.directory.exists(identity.user_id):

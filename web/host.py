@@ -45,7 +45,8 @@ DRAIN_LINGER = 0.5  # seconds of REST with `Connection: close` before hypercorn 
 class ServiceHost:
     """What the handlers share: the service, the token verifier, metrics, and sockets."""
 
-    def __init__(self, settings: Settings, store=None) -> None:
+    def __init__(self, settings: Settings, store=None, clock: WallClock | None = None,
+                 freeze_heap: bool = True) -> None:
         self.settings = settings
         self.verifier = TokenVerifier(settings)  # a ConfigError here stops create_app
         self.metrics = WebMetrics()
@@ -57,6 +58,8 @@ class ServiceHost:
         self.pump = SocketPump(settings.ws_ping_interval)
         self._reserved = 0  # sockets admitted or open, against the capacity
         self._given_store = store
+        self._given_clock = clock
+        self._freeze_heap = freeze_heap
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self._scope: trio.CancelScope | None = None
@@ -64,13 +67,14 @@ class ServiceHost:
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.service = await nursery.start(self._run)
-        freeze_startup_heap()
+        if self._freeze_heap:
+            freeze_startup_heap()
         self.measure_capacity()
         self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
 
     async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        self.wall = WallClock()
+        self.wall = self._given_clock or WallClock()
         try:
             with trio.CancelScope() as self._scope:
                 async with AsyncExitStack() as stack:

@@ -1,11 +1,12 @@
-"""Actor tests run on MockClock(autojump_threshold=0) with the memory store."""
+"""Core tests run on MockClock(autojump_threshold=0) with the memory store: `running()` is
+the service without the web layer, for tests of its parts (registry, supervision, reads);
+tests of the rules as clients see them use the testing kit (`presence` fixture)."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
 import orjson
-import trio
 
 from presence_actors import DirectoryData, MemoryStore, Timing, WallClock, open_presence
 
@@ -38,10 +39,6 @@ async def next_message(outbox) -> dict:
     frames = await outbox.next_batch()
     assert len(frames) == 1, frames
     return orjson.loads(frames[0])
-
-
-def elapsed(start: float) -> float:
-    return trio.current_time() - start
 
 
 async def collect(outbox, count: int) -> list[dict]:

@@ -69,3 +69,22 @@ async def test_tell_during_shutdown_says_so_and_is_not_counted_as_busy(autojump_
             registry.tell(USER, 1, Touch("phone"))
         assert service.statistics().rejected_busy == 0
         assert registry.live(USER, 1) is None
+
+
+async def test_next_deadline_is_the_earliest_any_live_actor_waits_for(autojump_clock):
+    with trio.fail_after(120):
+        async with running() as service:
+            registry = service.registry
+            assert registry.next_deadline() is None
+            await service.set_status(1, "phone", ONLINE)  # expires at T0 + 60
+            await trio.sleep(10)
+            await service.set_status(2, "phone", PresenceStatus.AWAY)  # at T0 + 10 + 600
+            await service.set_typing(3, 10, True)  # expires at T0 + 15; bucket full at + 11
+            await trio.testing.wait_all_tasks_blocked()
+            assert registry.next_deadline() == T0 + 11
+            await trio.sleep(1)
+            await trio.testing.wait_all_tasks_blocked()
+            assert registry.next_deadline() == T0 + 15
+            await trio.sleep(49)  # T0 + 60
+            await trio.testing.wait_all_tasks_blocked()
+            assert registry.next_deadline() == T0 + 610  # user 1 expired and retired
