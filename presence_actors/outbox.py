@@ -4,7 +4,11 @@ A change is serialized once and the same bytes are offered to every recipient's 
 An outbox coalesces by key (the latest presence per user, the latest typing per user and
 conversation, the latest pong and error), so a slow reader costs memory bounded by what it
 can see, never by how slow it is. Offering never blocks and never wakes more than the one
-writer task, which then drains everything pending in one batch.
+writer, which then drains everything pending in one batch. The writer is either a task
+waiting in `next_batch`, or a callback registered with `when_ready` (the sync core that
+`next_batch` is the async shell of, as trio's `receive_nowait` is of `receive`): one
+callback per socket lets a single task write to thousands of sockets without a task
+switch per socket.
 
 Keys: a user's presence is keyed by their id (`presence_key`), so `presence_removed`
 replaces a pending `presence_update` of the same user; typing by (user, conversation)
@@ -13,7 +17,7 @@ replaces a pending `presence_update` of the same user; typing by (user, conversa
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import trio
 
@@ -37,7 +41,7 @@ class Outbox:
         self.user_id = user_id
         self.device_id = device_id
         self._pending: dict[Hashable, bytes] = {}
-        self._wakeup: trio.Event | None = None
+        self._wakeup: Callable[[], None] | None = None  # one-shot: the next offer or close
         self._closed = False
 
     def offer(self, key: Hashable, frame: bytes) -> None:
@@ -48,7 +52,7 @@ class Outbox:
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
-            wakeup.set()
+            wakeup()
 
     def offer_removal(self, user_id: int, frame: bytes) -> None:
         """Queue `presence_removed` for a user (`frame`): it replaces their pending presence
@@ -71,22 +75,50 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._pending)
 
-    async def next_batch(self) -> list[bytes]:
-        """Wait for at least one frame, then take everything pending."""
-        while not self._pending:
+    def take_nowait(self) -> list[bytes]:
+        """Everything pending, in first-offer order per key; [] when nothing is.
+
+        Raises:
+            trio.EndOfChannel: the outbox is closed (closing drops what was pending).
+        """
+        if not self._pending:
             if self._closed:
                 raise trio.EndOfChannel
-            self._wakeup = wakeup = trio.Event()
-            await wakeup.wait()
+            return []
         frames = list(self._pending.values())
         self._pending.clear()
+        return frames
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once, at the next offer or at close; at once if either happened.
+
+        It runs inside whoever offers (an actor's fan-out), so it must be quick and must
+        not raise; it replaces a callback registered earlier and not yet called.
+        """
+        if self._pending or self._closed:
+            callback()
+        else:
+            self._wakeup = callback
+
+    async def next_batch(self) -> list[bytes]:
+        """Wait for at least one frame, then take everything pending.
+
+        Raises:
+            trio.EndOfChannel: the outbox is closed.
+        """
+        while not (frames := self.take_nowait()):
+            wakeup = trio.Event()
+            self.when_ready(wakeup.set)
+            await wakeup.wait()
         return frames
 
     def close(self) -> None:
         self._closed = True
         self._pending.clear()
-        if self._wakeup is not None:
-            self._wakeup.set()
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup()
 
 
 def _is_typing_of(key: Hashable, user_id: int) -> bool:

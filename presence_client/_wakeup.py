@@ -16,13 +16,13 @@ class Session(Protocol):
         """The token, or None while nothing may be sent (logged out, expired, terminated)."""
 
     def unauthorized(self, reason: str) -> None:
-        """A 401 or close 4401: stop everything until the next login."""
+        """A 401, or close 4401 or 4403: stop everything until the next login."""
 
     def network_back(self) -> None:
         """A call succeeded: updates held for want of a network may go now."""
 
     def socket_lost(self) -> None:
-        """The socket that kept the device alive dropped: heartbeat now, not in 30 s."""
+        """The socket that kept the device alive is closed: heartbeat soon, not in 30 s."""
 
 
 class Wakeup:

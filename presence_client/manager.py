@@ -6,7 +6,7 @@
 | background | away    | the final `away` goes out; heartbeat and socket stop      |
 | terminated | —       | nothing is sent: the server times the device out          |
 
-A 401 or a close 4401 stops every update (status, heartbeat, socket, typing) until
+A 401 or a close 4401 or 4403 stops every update (status, heartbeat, socket, typing) until
 `handle_login(token)`; `handle_logout()` sends `offline` and clears the view.
 """
 
@@ -46,7 +46,7 @@ class AppState(Enum):
 class SessionState(Enum):
     LOGGED_OUT = "logged_out"
     ACTIVE = "active"
-    EXPIRED = "expired"  # a 401 or 4401: nothing is sent until the next login
+    EXPIRED = "expired"  # a 401, 4401 or 4403: nothing is sent until the next login
 
 
 def new_device_id() -> str:
@@ -95,7 +95,7 @@ class PresenceManager:
     def socket_lost(self) -> None:
         # Without it, a device whose socket drops would outlive only the server's
         # disconnect grace (10 s) before the next heartbeat (up to 30 s) and flap offline.
-        self._status.beat_now()
+        self._status.beat_soon()
 
     # -- the app's calls --
 

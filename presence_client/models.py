@@ -107,7 +107,7 @@ class ConnectionChanged:
 
 @dataclass(frozen=True)
 class SessionExpired:
-    """A 401 or a close 4401: every update stops until `handle_login(token)`."""
+    """A 401, or a close 4401 or 4403: every update stops until `handle_login(token)`."""
 
     reason: str
 

@@ -27,7 +27,11 @@ from .view import LocalView
 log = logging.getLogger("presence_client")
 
 PING = json.dumps({"type": "ping"})
-TOKEN_EXPIRED = 4401
+# Close codes after which this token will only meet 401s: stop until the next login.
+SESSION_OVER = {
+    4401: "WebSocket closed with 4401 (token expired)",
+    4403: "WebSocket closed with 4403 (removed from the directory)",
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Ended:
 
     healthy: bool = False  # it was up long enough to reset the backoff
     retry_after: float = 0.0  # the server asked for at least this long (429)
-    stop: bool = False  # the session is over (401 / 4401): no reconnect
+    stop: bool = False  # the session is over (401 / 4401 / 4403): no reconnect
 
 
 class PushChannel:
@@ -77,6 +81,7 @@ class PushChannel:
         if token is None:
             return Ended(stop=True)
         headers = {"Authorization": f"Bearer {token}"}
+        synced = False
         try:
             async with self.transport.open_websocket(self.path, headers=headers) as ws:
                 self._reading = trio.CancelScope()
@@ -86,11 +91,14 @@ class PushChannel:
                     return Ended(stop=True)  # stopped: leave the block, which closes
                 finally:
                     self._reading = None
-                    if self.connected and not self.stopped:
-                        self.session.socket_lost()
-                    self.connected = False
+                    synced, self.connected = self.connected, False
         except TransportError as error:
             return self._rejected(error)
+        finally:
+            # Only once the socket is closed: a heartbeat the server saw before the close
+            # would leave the device just the close's grace, not the online TTL.
+            if synced and not self.stopped:
+                self.session.socket_lost()
 
     def _rejected(self, error: Exception) -> Ended:
         if isinstance(error, UpgradeRejected) and error.status == 401:
@@ -144,8 +152,8 @@ class PushChannel:
         return initial
 
     def _closed(self, closed: SocketClosed, synced_at: float | None) -> Ended:
-        if closed.code == TOKEN_EXPIRED:
-            self.session.unauthorized("WebSocket closed with 4401 (token expired)")
+        if closed.code in SESSION_OVER:
+            self.session.unauthorized(SESSION_OVER[closed.code])
             return Ended(stop=True)
         log.info("presence channel: closed (%s)", closed.code)
         return Ended(healthy=self._healthy(synced_at))

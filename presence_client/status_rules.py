@@ -86,11 +86,14 @@ def heartbeat(state: StatusState, now: float, timing: ClientTiming, on: bool) ->
     return replace(state, heartbeat_at=now + timing.heartbeat_interval)
 
 
-def beat_now(state: StatusState, now: float) -> StatusState:
-    """The socket dropped: the next heartbeat is due now (the rate limit still applies)."""
+def beat_soon(state: StatusState, now: float, timing: ClientTiming) -> StatusState:
+    """The socket dropped: the next heartbeat is due `reconnect_base` from now, with the
+    first reconnect attempt (the rate limit still applies). Not at once: sent in the
+    instant of the close, it can reach the server before the close does, and then the
+    close's grace, not the heartbeat's online TTL, sets when the device expires."""
     if state.heartbeat_at is None:
         return state
-    return replace(state, heartbeat_at=min(state.heartbeat_at, now))
+    return replace(state, heartbeat_at=min(state.heartbeat_at, now + timing.reconnect_base))
 
 
 def forget(state: StatusState) -> StatusState:

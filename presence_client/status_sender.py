@@ -34,8 +34,8 @@ class StatusSender:
         self.state = rules.heartbeat(self.state, trio.current_time(), self.timing, on)
         self._wakeup.set()
 
-    def beat_now(self) -> None:
-        self.state = rules.beat_now(self.state, trio.current_time())
+    def beat_soon(self) -> None:
+        self.state = rules.beat_soon(self.state, trio.current_time(), self.timing)
         self._wakeup.set()
 
     def network_back(self) -> None:

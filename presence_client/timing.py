@@ -14,7 +14,8 @@ class ClientTiming:
 
     status_min_interval: float = 5.0  # the server's per-device status rate limit
     heartbeat_interval: float = 30.0  # half the server's 60 s online TTL
-    reconnect_base: float = 1.0  # backoff min(reconnect_max, reconnect_base * 2^attempt)
+    reconnect_base: float = 1.0  # backoff min(reconnect_max, reconnect_base * 2^attempt);
+    # also the wait from a lost socket to the heartbeat that takes over (status_rules.beat_soon)
     reconnect_max: float = 16.0
     healthy_after: float = 10.0  # a connection up this long resets the backoff
     typing_idle: float = 3.0  # `false` after this long without a keystroke

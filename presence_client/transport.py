@@ -30,7 +30,8 @@ class UpgradeRejected(TransportError):
 
 
 class SocketClosed(Exception):
-    """The WebSocket is closed; `code` is the close code (4401: token expired)."""
+    """The WebSocket is closed; `code` is the close code (4401: token expired, 4403: the
+    user was removed from the directory)."""
 
     def __init__(self, code: int | None, reason: str | None = None) -> None:
         super().__init__(f"WebSocket closed ({code}{': ' + reason if reason else ''})")

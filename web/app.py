@@ -1,7 +1,7 @@
 """The Quart-Trio application factory.
 
     app = create_app(settings)              # tests, `presence-actors serve`
-    hypercorn --worker-class trio -c python:web.hypercorn_conf 'web.app:create_app()'
+    hypercorn -c python:web.hypercorn_conf 'web.hypercorn_conf:create_app()'
 
 `create_app()` with no arguments reads `PRESENCE_*` from the environment (and, with no
 key configured, the dev secret in the data dir), so the hypercorn CLI needs no wrapper.
@@ -17,12 +17,12 @@ from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from quart_trio import QuartTrio
 
 from . import errors
+from .asgi import AsgiFront
 from .config import MAX_BODY_BYTES, ConfigError, Settings
 from .demo_page import browser_routes
 from .host import EXTENSION_KEY, ServiceHost
 from .openapi import DESCRIPTION, TITLE, OpenAPIDocument, version
 from .rest import api, ops
-from .subscribe import subscribe
 
 
 def create_app(settings: Settings | None = None, *, store=None, clock=None,
@@ -70,8 +70,8 @@ def create_app(settings: Settings | None = None, *, store=None, clock=None,
     )
     app.register_blueprint(api)
     app.register_blueprint(ops)
-    app.register_blueprint(subscribe)
     app.register_blueprint(browser_routes(settings))
+    app.asgi_app = AsgiFront(app.asgi_app, host)  # the WebSocket route, raw (web/asgi.py)
     errors.register(app, lambda: host.metrics.rate_limited.labels(_endpoint()).inc())
 
     @app.after_request

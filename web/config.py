@@ -69,6 +69,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ws_ping_interval", float, "seconds between protocol pings on each WebSocket"),
     SettingSpec("dead_peer_timeout", float, "close a connection that sent nothing for this long"),
     SettingSpec("write_timeout", float, "close a WebSocket (1013) that cannot take a write"),
+    SettingSpec("close_timeout", float, "wait for a close frame to go out and be answered"),
+    SettingSpec("ws_frame_rate", float, "client frames per second per WebSocket (0: no limit)"),
+    SettingSpec("ws_frame_burst", int, "client frames a WebSocket may send at once"),
+    SettingSpec("max_sockets", int, "open WebSockets on this node (0: from the fd limit)"),
+    SettingSpec("backlog", int, "connections the kernel queues before they are accepted"),
     SettingSpec("shutdown_timeout", float, "bound on closing sockets and flushing at shutdown"),
     SettingSpec("startup_timeout", float, "bound on opening the store at start, then exit 1"),
     SettingSpec("demo", bool, "import the demo directory when the directory is empty"),
@@ -113,6 +118,11 @@ class Settings:
     ws_ping_interval: float = 15.0
     dead_peer_timeout: float = 45.0
     write_timeout: float = 30.0
+    close_timeout: float = 1.0
+    ws_frame_rate: float = 20.0
+    ws_frame_burst: int = 40
+    max_sockets: int = 0
+    backlog: int = 4096
     shutdown_timeout: float = 10.0
     startup_timeout: float = 30.0
     demo: bool = False
@@ -132,7 +142,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from `PRESENCE_*` variables (what `hypercorn 'web.app:create_app()'` uses)."""
+        """Settings from `PRESENCE_*` variables (what the hypercorn CLI's app uses)."""
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for spec in SETTINGS:

@@ -17,11 +17,9 @@ each use (a bodiless 304) and never runs a stale module after an upgrade.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import jwt
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, Response, abort, request
 from quart_schema import hide
@@ -32,6 +30,7 @@ from .config import DEV_SECRET_FILE, Settings
 from .errors import json_response
 from .host import current_host
 from .schemas import PositiveId, parse_body
+from .tokens import mint
 
 STATIC_DIR = Path(__file__).parent / "static"
 CLIENT_FILES = ("presence.js",)
@@ -138,12 +137,15 @@ async def demo_users() -> Response:
 async def demo_token() -> Response:
     """A token for any user of the directory, what they see and where they talk (demo only)."""
     body = parse_body(DemoTokenRequest, await request.get_data())
-    directory = _service().directory
+    service = _service()
+    directory = service.directory
     users = directory.data.users
     if body.user_id not in users:
         raise NotFound(body.user_id)
-    settings = current_host().settings
-    token, expires_at = _mint(settings, body.user_id)
+    # The service's wall clock: the one its token checks use (the testing kit's, too).
+    now = service.context.clock.now()
+    token = mint(current_host().settings, body.user_id, DEMO_TOKEN_TTL, now=now)
+    expires_at = now + DEMO_TOKEN_TTL  # format_time floors it, as the token's `exp` is
     conversations = [
         {"conversation_id": cid, "participants": sorted(directory.participants(cid))}
         for cid in sorted(directory.conversations_of(body.user_id))
@@ -160,12 +162,3 @@ async def demo_token() -> Response:
 def _user(user_id: int, users) -> dict:
     return {"user_id": user_id, "display_name": users[user_id]}
 
-
-def _mint(settings: Settings, user_id: int) -> tuple[str, float]:
-    now = int(time.time())
-    claims: dict[str, object] = {"sub": str(user_id), "iat": now, "exp": now + int(DEMO_TOKEN_TTL)}
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), float(claims["exp"])

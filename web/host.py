@@ -6,19 +6,23 @@ their own cancel scope (STACK-NOTES: never hold a nursery across a `yield`): `st
 returns once the service is up, `stop` asks the task to leave its `async with` blocks —
 which stops the actors and flushes the store — and cancels it if that overruns.
 
+It also keeps the node's socket bookkeeping: the open `SocketSession`s by user — a drain
+closes them all with 1001, and a user removed from the directory has theirs closed with
+4403 (`close_sessions_of`, which the core calls through `PresenceService.on_user_removed`
+in the step that publishes the new directory) — the socket capacity (refused with 503
+before the upgrade, so the process never runs out of file descriptors for health checks
+and REST), and the pump that writes and pings them. `mark_offline` is the start-up write
+of SPEC §5, done once the node listens.
+
 `drain` is the first half of a graceful shutdown: refuse new sockets and close the open
 ones with 1001, before hypercorn stops listening.
-
-It keeps the open `SocketSession`s by user: a drain closes them all with 1001, and a user
-removed from the directory has theirs closed with 4403 (`close_sessions_of`, which the
-core calls through `PresenceService.on_user_removed` in the step that publishes the new
-directory). `mark_offline` is the start-up write of SPEC §5, done once the node listens.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import resource
 from contextlib import AsyncExitStack
 
 import trio
@@ -30,9 +34,12 @@ from .auth import TokenVerifier
 from .config import Settings
 from .demo import install_demo
 from .metrics import WebMetrics
+from .pump import SocketPump
 from .session import REMOVED
 
 log = logging.getLogger("web")
+
+DRAIN_LINGER = 0.5  # seconds of REST with `Connection: close` before hypercorn stops listening
 
 
 class ServiceHost:
@@ -45,20 +52,24 @@ class ServiceHost:
         self.metrics = WebMetrics()
         self.service = None
         self.draining = trio.Event()
-        self.sessions: dict[int, set] = {}  # user id -> open SocketSessions
-        self.sockets = 0
+        self.sessions: dict[int, list] = {}  # user id -> open SocketSessions
+        self.sockets = 0  # open sessions
+        self.capacity = 0  # set at start, once the fd limit is raised (web.server)
+        self.pump = SocketPump(settings.ws_ping_interval)
+        self._reserved = 0  # sockets admitted or open, against the capacity
         self._given_store = store
         self._given_clock = clock
         self._freeze_heap = freeze_heap
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self._scope: trio.CancelScope | None = None
-        self._sockets_gone: trio.Event | None = None
+        self._socket_closed: trio.Event | None = None  # set at the next close
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.service = await nursery.start(self._run)
         if self._freeze_heap:
             freeze_startup_heap()
+        self.measure_capacity()
         self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
 
@@ -79,8 +90,11 @@ class ServiceHost:
                     if self.settings.demo:
                         await install_demo(service)
                     service.on_user_removed(self.close_sessions_of)
+                    pump = await stack.enter_async_context(trio.open_nursery())
+                    await pump.start(self.pump.run)
                     task_status.started(service)
                     await self._stop.wait()
+                    pump.cancel_scope.cancel()
         finally:
             self._stopped.set()
 
@@ -97,31 +111,25 @@ class ServiceHost:
             await self._stopped.wait()
 
     async def drain(self) -> None:
-        """Refuse new sockets, close the open ones with 1001, wait (bounded) until they are."""
-        self._sockets_gone = trio.Event()
+        """Refuse new sockets and close the open ones with 1001; meanwhile, for at least
+        DRAIN_LINGER, REST is still answered but with `Connection: close` (web/asgi.py), so
+        keep-alive clients leave before hypercorn stops listening and closes idle
+        connections under their next request. Bounded by half the shutdown timeout."""
         self.draining.set()
+        lingered = trio.current_time() + DRAIN_LINGER
         for sessions in list(self.sessions.values()):
-            for session in list(sessions):
+            for session in sessions:
                 session.close(1001)
-        if self.sockets == 0:
-            return
         with trio.move_on_after(self.settings.shutdown_timeout / 2):
-            await self._sockets_gone.wait()
+            await self.sockets_at_most(0)
+            await trio.sleep_until(lingered)
 
-    def add_session(self, session) -> None:
-        """An accepted socket of `session.user_id`: closed on drain and on removal. If the
-        user was removed from the directory between admission and now, it closes at once
-        with 4403 (the removal's own call found no session of theirs to close)."""
-        self.sessions.setdefault(session.user_id, set()).add(session)
-        if self.service is not None and not self.service.directory.exists(session.user_id):
-            session.close(REMOVED)
-
-    def discard_session(self, session) -> None:
-        sessions = self.sessions.get(session.user_id)
-        if sessions is not None:
-            sessions.discard(session)
-            if not sessions:
-                del self.sessions[session.user_id]
+    async def sockets_at_most(self, count: int) -> None:
+        """Return once at most `count` sockets are open."""
+        while self.sockets > count:
+            if self._socket_closed is None:
+                self._socket_closed = trio.Event()
+            await self._socket_closed.wait()
 
     def close_sessions_of(self, user_id: int, code: int = REMOVED) -> int:
         """Close every open socket of `user_id` with `code` (4403: no longer in the
@@ -154,17 +162,57 @@ class ServiceHost:
         log.info("%d statuses left by an earlier run set offline", changed)
         return changed
 
-    def socket_opened(self) -> None:
+    def measure_capacity(self) -> None:
+        """Sockets this node accepts: the setting, else from the fd limit as it is now
+        (web.server raises it when it starts serving, which may be after `start`)."""
+        self.capacity = socket_capacity(self.settings.max_sockets)
+        self.metrics.sockets_capacity.set(self.capacity)
+
+    def reserve_socket(self) -> str | None:
+        """Hold a socket slot (until `release_socket`), or say why not: the 503 detail."""
+        if self.service is None or self.draining.is_set():
+            return "Server is shutting down"
+        if self._reserved >= self.capacity:
+            return "Server is at its socket capacity"
+        self._reserved += 1
+        return None
+
+    def release_socket(self) -> None:
+        self._reserved -= 1
+
+    def socket_opened(self, session) -> None:
+        """A subscribed socket: counted, pinged and expired by the pump, kept by user."""
         self.sockets += 1
         self.metrics.sockets_open.inc()
+        self.pump.add(session)
+        self.add_session(session)
 
-    def socket_closed(self, code: int | None) -> None:
-        """`code` None: the peer went away first."""
+    def add_session(self, session) -> None:
+        """Keep `session` under its user: closed on drain and on removal. If the user was
+        removed from the directory since the core took the subscription, it closes at once
+        with 4403 (the removal's own call found no session of theirs to close)."""
+        self.sessions.setdefault(session.user_id, []).append(session)
+        if self.service is not None and not self.service.directory.exists(session.user_id):
+            session.close(REMOVED)
+
+    def discard_session(self, session) -> None:
+        sessions = self.sessions.get(session.user_id)
+        if sessions is not None and session in sessions:
+            sessions.remove(session)
+            if not sessions:
+                del self.sessions[session.user_id]
+
+    def socket_closed(self, session) -> None:
+        """Counted under its close code; `peer` when the client left first."""
         self.sockets -= 1
         self.metrics.sockets_open.dec()
+        code = session.close_code
         self.metrics.sockets_closed.labels("peer" if code is None else str(code)).inc()
-        if self.sockets == 0 and self._sockets_gone is not None:
-            self._sockets_gone.set()
+        self.pump.discard(session)
+        self.discard_session(session)
+        if self._socket_closed is not None:
+            self._socket_closed.set()
+            self._socket_closed = None
 
     def ready(self) -> bool:
         service = self.service
@@ -176,6 +224,17 @@ class ServiceHost:
         service = self.service
         statistics = getattr(service.store, "statistics", None) if service else None
         return statistics() if statistics is not None else None
+
+
+def socket_capacity(configured: int) -> int:
+    """`configured`, or (0) the file-descriptor limit less a reserve for everything that
+    is not a WebSocket: REST and health-check connections, the store, logs."""
+    if configured > 0:
+        return configured
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(1, soft - min(1024, max(64, soft // 64)))
 
 
 def freeze_startup_heap() -> None:

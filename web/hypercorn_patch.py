@@ -1,125 +1,268 @@
-"""A deadline on hypercorn's socket writes: the one thing an ASGI app cannot do itself.
+"""The one place the service reaches inside hypercorn 0.18 and the wsproto it drives.
 
-hypercorn 0.18's trio `TCPServer.protocol_send` runs `send_all` inside a shielded cancel
-scope, so a peer that stops reading (an app suspended with its socket open keeps acking a
-zero window) blocks the writing task for ever: cancelling it does nothing, a close frame
-queues behind the same lock, and hypercorn's own `read_timeout` cannot help either — the
-connection's task group waits for that very task before it closes the socket. Measured:
-370,000 pushes at a non-reading client over 20 s, socket never closed.
+Nothing happens on import: `install(policy)` (called by `web.server.serve` and by
+`web.hypercorn_conf`) first checks that the hypercorn it would patch is one it knows
+(`check`), and refuses with `HypercornPatchError` otherwise. What it adds, none of which an
+ASGI app can do itself:
 
-With `config.write_timeout` set, a write that has not completed in time drops the TCP
-connection (half a frame may be on the wire, so the stream is unusable anyway); the app
-then sees an ordinary disconnect. Without it, hypercorn's behaviour is unchanged.
-Installed on import of `web.server` (and so by `web.hypercorn_conf` under the hypercorn CLI).
+1. **A deadline on socket writes.** hypercorn's trio `TCPServer.protocol_send` writes inside
+   a shielded cancel scope, so a peer that stops reading (a suspended app whose TCP stack
+   acks a zero window) held the writing task, the connection and its fd for ever.
+   Every write now has `policy.write_timeout` (a close frame `policy.close_timeout`);
+   past it the TCP connection is dropped and the app sees an ordinary disconnect.
+2. **Direct frame writes** (`RawConnection`). Each connection's task remembers our handle
+   on it in a context variable, which the app task hypercorn spawns inherits. A session
+   writes pre-encoded frames (`web/frames.py`) with one non-blocking write when hypercorn
+   is not writing, else under hypercorn's send lock and the deadline above — one syscall
+   per socket and batch instead of an ASGI -> wsproto -> lock round per frame.
+3. **Knowing that the WebSocket is closing.** hypercorn builds one wsproto `Connection` per
+   accepted WebSocket; ours reports every close frame it encodes (hypercorn's 1009 for an
+   oversized message, its echo of the peer's close, the app's own) before the bytes go
+   out, and no direct write starts after that: no data frame ever follows a Close.
+4. **Direct routes.** hypercorn runs every ASGI call in a task of its own, fed through a
+   memory channel; a route registered with `install` (the subscribe path) is instead
+   driven straight from the connection's read loop — `TaskGroup.spawn_app` returns the
+   route's message handler where it would return the channel's `send` — so an idle
+   socket costs no task, queue or waiting frame of ours (about 5 KB each). The route gets
+   every message hypercorn would have queued, calls `send(None)` when done as hypercorn's
+   task wrapper does, and hears of a connection dropped without a disconnect (cancelled)
+   through `session.end()` when the read loop exits.
+5. **No compression.** hypercorn accepts every permessage-deflate offer, and browsers make
+   one; a client that then sends a compressed message costs the server a zlib inflater
+   for the life of the socket (12 KB: 25 -> 37 KB per socket, measured). Presence frames
+   are a hundred bytes, so the offer is declined (RFC 7692 lets a server decline).
+6. **A close frame on protocol errors.** wsproto reports a frame it cannot parse (1002) or
+   invalid UTF-8 (1007) as a `CloseConnection` without changing its state, and hypercorn
+   answers a close only in `REMOTE_CLOSING`: it dropped TCP and clients saw 1006. Ours
+   reports such a failure in `REMOTE_CLOSING`, so hypercorn answers with its code. And
+   once a close is on its way, data messages are dropped instead of handed to hypercorn,
+   which buffered all of an oversized message (a 1 MiB frame: 1 MiB) after refusing it.
 
-The same hook gives fan-out a fast path. Each connection's task remembers its
-`TCPServer` in a context variable, which the app task handling that connection inherits;
-a session that finds it writes a whole batch of pre-encoded WebSocket text frames with
-one non-blocking write when the socket has room and hypercorn is not writing (no await,
-no task switch), else one `send_all` under hypercorn's own send lock and the deadline
-above, instead of one Quart -> ASGI -> wsproto -> lock -> syscall round per frame. Server
-frames are unmasked and a text frame is just a header and the UTF-8 payload; with
-permessage-deflate negotiated, an uncompressed message (RSV1 clear) is still valid
-(RFC 7692 §6).
-Where the variable is unset (the Quart test client, another server) sessions use
-`websocket.send`.
+What it relies on — `check` verifies each; docs/operations.md "Upgrading hypercorn"
+repeats the list: hypercorn's version; `TCPServer.run` and `.protocol_send`, and the
+attributes `config`, `context`, `send_lock`, `stream`, `protocol` of a `TCPServer`;
+`TaskGroup.spawn_app(app, config, scope, send)` returning the stream's `app_put`, and
+`WorkerContext.terminated` (the watcher that drains sockets when hypercorn stops);
+`hypercorn.protocol.ws_stream.Connection` and `.PerMessageDeflate` being wsproto's, which
+`Handshake.accept` builds by those names, and `WSStream._handle_events` answering a close in
+`REMOTE_CLOSING` and dropping a `Connection` event otherwise. The frame writes themselves
+(`RawConnection.write_now` / `write_rest`) live in `web/raw_connection.py`.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import struct
+import importlib.metadata
+import weakref
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import trio
-from hypercorn.events import Closed, RawData
+from hypercorn.config import Config
+from hypercorn.events import RawData
+from hypercorn.protocol import ws_stream
+from hypercorn.trio.task_group import TaskGroup
 from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import CloseConnection, Message
+from wsproto.extensions import PerMessageDeflate
 
-_original_protocol_send = TCPServer.protocol_send
-_original_run = TCPServer.run
-_connection: ContextVar[TCPServer | None] = ContextVar("presence_connection", default=None)
+from .raw_connection import RawConnection
 
+# (scope, ASGI send, connection) -> an async handler of ASGI messages, or None: not direct
+Route = Callable[[dict, Callable, RawConnection], Callable[[dict], Awaitable[None]] | None]
 
-async def _protocol_send_with_deadline(self: TCPServer, event) -> None:
-    timeout = getattr(self.config, "write_timeout", None)
-    if timeout is None or not isinstance(event, RawData):
-        await _original_protocol_send(self, event)
-        return
-    async with self.send_lock:
-        await _write_or_drop(self, event.data, timeout)
+KNOWN_VERSIONS = frozenset({"0.18.0"})
 
 
-async def _write_or_drop(connection: TCPServer, data: bytes, timeout: float) -> None:
-    """`send_all` within the deadline (the caller holds the send lock); a peer that is
-    gone or does not read in time is dropped, and the app sees an ordinary disconnect."""
+class HypercornPatchError(RuntimeError):
+    """The installed hypercorn is not one this patch was checked against."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionPolicy:
+    """What hypercorn's config cannot say: how long a write may take before the peer is
+    dropped, and how long a close frame gets."""
+
+    write_timeout: float = 30.0
+    close_timeout: float = 1.0
+
+
+_connection: ContextVar[RawConnection | None] = ContextVar("presence_connection", default=None)
+_policies: weakref.WeakKeyDictionary[Config, ConnectionPolicy] = weakref.WeakKeyDictionary()
+_routes: weakref.WeakKeyDictionary[Config, Route] = weakref.WeakKeyDictionary()
+_default = ConnectionPolicy()
+_default_route: Route | None = None
+_original: dict[str, object] = {}
+
+
+def install(policy: ConnectionPolicy, config: Config | None = None,
+            route: Route | None = None) -> None:
+    """Patch hypercorn (once) and apply `policy` — and `route`, the direct route — to
+    connections served with `config` (to every connection when None: the hypercorn CLI
+    serves one app per process).
+
+    Raises:
+        HypercornPatchError: the installed hypercorn is not one this module knows.
+    """
+    global _default, _default_route
+    if not _original:
+        problems = check()
+        if problems:
+            raise HypercornPatchError(
+                "web/hypercorn_patch.py cannot serve on this hypercorn: " + "; ".join(problems)
+                + " (see docs/operations.md, 'Upgrading hypercorn')"
+            )
+        _original.update(run=TCPServer.run, protocol_send=TCPServer.protocol_send,
+                         spawn_app=TaskGroup.spawn_app)
+        TCPServer.run = _run
+        TCPServer.protocol_send = _protocol_send
+        TaskGroup.spawn_app = _spawn_app
+        ws_stream.Connection = ServerConnection
+        ws_stream.PerMessageDeflate = DecliningDeflate
+    if config is None:
+        _default, _default_route = policy, route or _default_route
+    else:
+        _policies[config] = policy
+        if route is not None:
+            _routes[config] = route
+
+
+def installed() -> bool:
+    return bool(_original)
+
+
+def check(version: str | None = None, server_class: type = TCPServer,
+          stream_module: object = ws_stream) -> list[str]:
+    """Everything this module relies on that is missing from the given hypercorn."""
+    version = version or importlib.metadata.version("hypercorn")
+    problems = []
+    if version not in KNOWN_VERSIONS:
+        problems.append(f"hypercorn {version} is not {' or '.join(sorted(KNOWN_VERSIONS))}")
+    for name, uses in (("run", {"protocol", "stream", "config"}),
+                       ("protocol_send", {"send_lock", "stream", "protocol"})):
+        method = getattr(server_class, name, None)
+        if server_class is TCPServer and name in _original:
+            method = _original[name]  # already installed: check what it wraps
+        names = set(getattr(getattr(method, "__code__", None), "co_names", ()))
+        if not uses <= names:
+            problems.append(f"TCPServer.{name} does not use {sorted(uses - names)}")
     try:
-        with trio.CancelScope(shield=True), trio.move_on_after(timeout) as deadline:
-            await connection.stream.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
-        # Busy: hypercorn is already closing this stream (its send_eof takes no lock).
-        await connection.protocol.handle(Closed())
-        return
-    if deadline.cancelled_caught:
-        with trio.CancelScope(shield=True):
-            await connection.stream.aclose()
-        await connection.protocol.handle(Closed())
+        server = server_class(None, Config(), WorkerContext(None), {}, None)
+        missing = [a for a in ("config", "context", "send_lock", "stream")
+                   if not hasattr(server, a)]
+    except Exception as error:  # a changed constructor
+        missing = [f"a TCPServer(app, config, context, state, stream) ({error})"]
+    if missing:
+        problems.append(f"TCPServer has no {missing}")
+    if not hasattr(getattr(WorkerContext(None), "terminated", None), "wait"):
+        problems.append("WorkerContext has no terminated event")
+    spawn = _original.get("spawn_app", getattr(TaskGroup, "spawn_app", None))
+    arguments = getattr(getattr(spawn, "__code__", None), "co_varnames", ())[:5]
+    if arguments != ("self", "app", "config", "scope", "send"):
+        problems.append("TaskGroup.spawn_app is not spawn_app(app, config, scope, send)")
+    if getattr(stream_module, "Connection", None) not in (Connection, ServerConnection):
+        problems.append("hypercorn.protocol.ws_stream does not build wsproto's Connection")
+    if getattr(stream_module, "PerMessageDeflate", None) not in (PerMessageDeflate,
+                                                                 DecliningDeflate):
+        problems.append("hypercorn.protocol.ws_stream does not offer wsproto's "
+                        "PerMessageDeflate")
+    handler = getattr(getattr(stream_module, "WSStream", None), "_handle_events", None)
+    names = set(getattr(getattr(handler, "__code__", None), "co_names", ()))
+    if not {"REMOTE_CLOSING", "response", "StreamClosed"} <= names:
+        problems.append("WSStream._handle_events no longer answers a close in REMOTE_CLOSING")
+    return problems
 
 
-async def _run_remembering_connection(self: TCPServer) -> None:
-    _connection.set(self)  # inherited by the app task hypercorn spawns for this connection
-    await _original_run(self)
-
-
-def install() -> None:
-    """Idempotent: route hypercorn's writes through the deadline; remember connections."""
-    TCPServer.protocol_send = _protocol_send_with_deadline
-    TCPServer.run = _run_remembering_connection
-
-
-def current_connection() -> TCPServer | None:
-    """The hypercorn connection this task serves, when there is one to write to directly."""
+def current_connection(scope: dict) -> RawConnection | None:
+    """Our handle on the hypercorn connection serving this WebSocket `scope`, when frames
+    can be written to it directly (an HTTP/1.1 upgrade; HTTP/2 streams share a socket)."""
+    if scope.get("http_version") != "1.1":
+        return None
     return _connection.get()
 
 
-def text_frame(payload: bytes) -> bytes:
-    """One final, unmasked WebSocket text frame (RFC 6455 §5.2) around UTF-8 `payload`."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x81, size)) + payload
-    if size < 65536:
-        return struct.pack("!BBH", 0x81, 126, size) + payload
-    return struct.pack("!BBQ", 0x81, 127, size) + payload
-
-
-def encode_text_frames(frames: list[bytes]) -> bytes:
-    return b"".join(text_frame(f) for f in frames)
-
-
-def write_now(connection: TCPServer, data: bytes) -> int:
-    """Write what the socket takes right now, without waiting; how many bytes went out.
-
-    Nothing is written while hypercorn holds its send lock (a ping, a close, or a batch
-    still going out), nor on a TLS stream; errors are left for the locked path to meet."""
-    stream = connection.stream
-    if connection.send_lock.locked() or not isinstance(stream, trio.SocketStream):
-        return 0
+async def _run(self: TCPServer) -> None:
+    policy = _policies.get(self.config, _default)
+    raw = RawConnection(self, policy.write_timeout, policy.close_timeout)
+    _connection.set(raw)
     try:
-        return os.write(stream.socket.fileno(), data)
-    except OSError:  # BlockingIOError included
-        return 0
-
-
-async def send_rest(connection: TCPServer, data: bytes, written: int) -> None:
-    """Finish a batch `write_now` started, under the lock and the write deadline."""
-    if written == 0:
-        await connection.protocol_send(RawData(data))
-        return
-    # Part of a frame is on the wire: take the lock before anything can yield, so no
-    # other writer (hypercorn's pings and close) can interleave with the rest.
-    connection.send_lock.acquire_nowait()
-    try:
-        timeout = getattr(connection.config, "write_timeout", None) or math.inf
-        await _write_or_drop(connection, data[written:], timeout)
+        await _original["run"](self)
     finally:
-        connection.send_lock.release()
+        if raw.session is not None:  # dropped without a disconnect (shutdown): end it here
+            with trio.CancelScope(shield=True):
+                await raw.session.end()
+
+
+async def _spawn_app(self: TaskGroup, app, config: Config, scope: dict, send):
+    """The route's message handler for a scope it takes directly; else hypercorn's task."""
+    raw = _connection.get()
+    route = _routes.get(config, _default_route)
+    if raw is not None and route is not None and scope.get("http_version") == "1.1":
+        handler = route(scope, send, raw)
+        if handler is not None:
+            return handler
+    return await _original["spawn_app"](self, app, config, scope, send)
+
+
+async def _protocol_send(self: TCPServer, event) -> None:
+    raw = _connection.get()
+    if not isinstance(event, RawData) or raw is None or raw.server is not self:
+        await _original["protocol_send"](self, event)
+        return
+    async with self.send_lock:
+        await raw.write_locked(event.data)
+
+
+class DecliningDeflate(PerMessageDeflate):
+    """permessage-deflate as hypercorn offers it, declining every client's offer."""
+
+    def accept(self, offer: str) -> None:
+        return None
+
+
+class ServerConnection(Connection):
+    """wsproto's Connection as hypercorn builds it for each accepted WebSocket, plus:
+    a frame wsproto cannot parse is answered with a close of its code, and every close
+    frame it encodes is reported to the connection's `RawConnection` first."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._failed: int | None = None  # set before super().__init__ reads `state`
+        super().__init__(*args, **kwargs)
+
+    @property
+    def state(self) -> ConnectionState:
+        state = super().state
+        if self._failed is not None and state is ConnectionState.OPEN:
+            return ConnectionState.REMOTE_CLOSING  # so hypercorn answers the failure
+        return state
+
+    def events(self):
+        for event in super().events():
+            state = super().state
+            if isinstance(event, Message) and state is not ConnectionState.OPEN:
+                continue  # after a close is sent, data is dropped, not buffered (1 MiB frames)
+            if isinstance(event, CloseConnection) and state is ConnectionState.OPEN:
+                self._failed = event.code  # a parse failure, not the peer's close frame
+            yield event
+
+    def send(self, event) -> bytes:
+        if not isinstance(event, CloseConnection):
+            return super().send(event)
+        by_peer = self.state is ConnectionState.REMOTE_CLOSING and self._failed is None
+        data = super().send(event)  # raises where wsproto refuses: then nothing is closing
+        raw = _connection.get()
+        if raw is not None:
+            raw.closing_with(event.code, by_peer)
+        return data
+
+
+async def until_stopping(raw: RawConnection) -> None:
+    """Return when the hypercorn worker serving `raw` begins to shut down."""
+    await raw.server.context.terminated.wait()
+
+
+__all__ = ["ConnectionPolicy", "HypercornPatchError", "RawConnection", "Route", "check",
+           "current_connection", "install", "installed", "until_stopping"]
+

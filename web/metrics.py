@@ -35,6 +35,14 @@ class WebMetrics:
             PREFIX + "rejected_sockets", "WebSocket upgrades refused, by status",
             ["status"], registry=self.registry,
         )
+        self.sockets_capacity = Gauge(
+            PREFIX + "sockets_capacity", "WebSockets this node accepts before refusing (503)",
+            registry=self.registry,
+        )
+        self.frames_refused = Counter(
+            PREFIX + "socket_frames_refused", "Client frames refused by the per-socket rate limit",
+            registry=self.registry,
+        )
 
     def watch_core(self, statistics: Callable[[], object]) -> None:
         """Export the core's `ServiceStatistics` under stable, labelled names."""

@@ -1,64 +1,69 @@
-"""`/api/presence/subscribe` (SPEC §8): admission before the upgrade, then one session.
+"""`/api/presence/subscribe` (SPEC §8): the route that hands each socket to a session.
 
-Admission answers with a plain HTTP response and never accepts: 401 for a bad token (or a
-user removed from the directory meanwhile), 422 for a bad device id, 429 over the
-per-user socket limit (checked here, then again by the core in the step that takes the
-socket, so concurrent upgrades cannot overshoot it), 503 while draining or when the
-user's actor does not answer. Only a checked token gets the upgrade, and the first frame
-is always `initial_state`.
+Under hypercorn with web/hypercorn_patch.py installed, the route is *direct*: hypercorn's
+read loop delivers the socket's messages to its `SocketSession` itself, so the socket
+costs no ASGI task or queue (`direct`, registered by `web.server.serve` and
+`web.hypercorn_conf`). Anywhere else — another ASGI server, an HTTP/2 stream, a test
+client — the same session is driven by a short ASGI loop (`__call__`, reached through
+web/asgi.py). Admission, writes, pings and close codes are the session's either way.
 """
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, websocket
+import logging
+import weakref
 
-from presence_actors import NotFound, TooManySockets
+import trio
 
-from .auth import AuthError, authenticate, bearer_token, device_key
-from .errors import error_response, rate_limited, unauthorized, unavailable
-from .host import current_host
-from .schemas import RequestInvalid
-from .session import SocketSession
+from . import hypercorn_patch
+from .session import SessionState, SocketSession
 
-subscribe = Blueprint("subscribe", __name__)
+log = logging.getLogger("web")
 
-
-def _token() -> str | None:
-    return bearer_token(websocket.headers.get("Authorization")) or (
-        websocket.args.get("token") or None
-    )
+PATH = "/api/presence/subscribe"
 
 
-@subscribe.websocket("/api/presence/subscribe")
-async def subscribe_presence() -> Response | None:
-    host = current_host()
-    service = host.service
-    if service is None or host.draining.is_set():
-        return unavailable("Server is shutting down")
-    try:
-        identity = await authenticate(service, host.verifier, _token())
-    except AuthError as error:
-        host.metrics.rejected_sockets.labels("401").inc()
-        return unauthorized(error.detail)
-    try:
-        device_id = device_key(identity, websocket.headers.get("X-Device-ID"),
-                               websocket.args.get("device_id"))
-    except RequestInvalid as error:
-        return error_response(422, error.issues)
-    limit = host.settings.max_sockets_per_user
-    if service.socket_count(identity.user_id) >= limit:
-        host.metrics.rejected_sockets.labels("429").inc()
-        return rate_limited(1)
-    try:
-        async with service.subscribe(identity.user_id, device_id) as sub:
-            session = SocketSession(websocket._get_current_object(), host, identity,
-                                    device_id, sub)
-            await session.run()
-    except TooManySockets:
-        host.metrics.rejected_sockets.labels("429").inc()
-        return rate_limited(1)
-    except NotFound:  # removed from the directory since the token was checked
-        host.metrics.rejected_sockets.labels("401").inc()
-        return unauthorized("Unknown user")
-    return None
+class SubscribeRoute:
+    def __init__(self, host) -> None:
+        self.host = host
+        self._watched: weakref.WeakSet = weakref.WeakSet()  # hypercorn workers seen
+        self._warned = False
 
+    def direct(self, scope: dict, send, raw):
+        """hypercorn's read loop asks: the message handler for this scope, if it is ours."""
+        if scope.get("type") != "websocket" or scope.get("path") != PATH:
+            return None
+        self._watch(raw)
+        return SocketSession(self.host, scope, send, raw, direct=True).deliver
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        """The same session driven through ASGI, when the direct route did not take it."""
+        session = SocketSession(self.host, scope, send, self._raw(scope))
+        try:
+            while session.state is not SessionState.CLOSED:
+                await session.deliver(await receive())
+        finally:
+            with trio.CancelScope(shield=True):
+                if session.state in (SessionState.OPEN, SessionState.CLOSING):
+                    await session.say_goodbye()  # cancelled: the server is going away
+                await session.end()
+
+    def _watch(self, raw) -> None:
+        """Drain when hypercorn itself begins to stop (its CLI does not tell the app until
+        every connection has ended): one watcher per hypercorn worker."""
+        worker = raw.server.context
+        if worker not in self._watched:
+            self._watched.add(worker)
+            self.host.pump.spawn(self._drain_when_stopping, raw)
+
+    async def _drain_when_stopping(self, raw) -> None:
+        await hypercorn_patch.until_stopping(raw)
+        await self.host.drain()
+
+    def _raw(self, scope: dict):
+        raw = hypercorn_patch.current_connection(scope)
+        if raw is None and not hypercorn_patch.installed() and not self._warned:
+            self._warned = True
+            log.warning("web.hypercorn_patch is not installed in this process: WebSockets are "
+                        "written slowly and not pinged (see docs/operations.md)")
+        return raw

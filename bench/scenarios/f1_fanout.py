@@ -14,7 +14,7 @@ from .. import directories, profiling, servers, tokens
 from ..workers import Worker
 from . import Context, Row
 
-TARGET = 0.30
+TARGET = 0.50  # issue 10.4 (was 0.30)
 
 
 def reference_frames() -> list[bytes]:
@@ -96,6 +96,9 @@ def run(ctx: Context) -> Row:
     ref["runs"] = [before["rate"], after["rate"]]
     ctx.reference_rate = ref["rate"]
     ratio = svc["rate"] / ref["rate"] if ref["rate"] else 0.0
+    # server CPU per delivered frame: steadier than rates on a shared machine
+    svc["cpu_us"] = 1e6 * svc["server_cpu"] / svc["rate"] if svc["rate"] else None
+    ref["cpu_us"] = 1e6 * ref["server_cpu"] / ref["rate"] if ref["rate"] else None
     errors = sum(v for k, v in svc["codes"].items() if int(k) != 200) + svc["bad"]
     ctx.say(f"F1: service {svc['rate']:,.0f} deliveries/s = {ratio:.2f} of reference")
     return Row(
@@ -103,10 +106,15 @@ def run(ctx: Context) -> Row:
         f">= {TARGET:.2f}x reference", ratio >= TARGET,
         f"{n} subs; {svc['accepted']:,.0f} changes/s accepted, POST p99 "
         f"{_ms(svc['p99_post'])}; server cpu {svc['server_cpu']:.0%} (ref "
-        f"{ref['server_cpu']:.0%}); load cpu {svc['load_cpu']:.0%} (ref {ref['load_cpu']:.0%}); "
+        f"{ref['server_cpu']:.0%}), {_us(svc['cpu_us'])} per delivery (ref "
+        f"{_us(ref['cpu_us'])}); load cpu {svc['load_cpu']:.0%} (ref {ref['load_cpu']:.0%}); "
         f"ref runs {before['rate']:,.0f} and {after['rate']:,.0f}/s; errors {errors}",
         {"reference": ref, "service": svc, "ratio": ratio, "errors": errors, "lost": 0},
     )
+
+
+def _us(micros: float | None) -> str:
+    return "-" if micros is None else f"{micros:.1f} us"
 
 
 def _ms(seconds: float | None) -> str:

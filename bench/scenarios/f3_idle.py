@@ -3,7 +3,9 @@
 Each user is alone in the directory (sees only themself); sockets answer protocol pings
 and send an application ping every 30 s, as a live client would. RSS is read with psutil
 on the server pid after start-up (before) and at the end of the hold (with sockets). The
-server needs one descriptor per socket, so N is capped below the hard `RLIMIT_NOFILE`.
+server needs one descriptor per socket, so N is capped by the server's socket capacity
+(`presence_sockets_capacity`: its fd limit less a reserve; beyond it, upgrades are 503).
+`python -m bench.socket_memory` breaks the same per-socket figure down with tracemalloc.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def run(ctx: Context) -> Row:
     try:
         time.sleep(1.0)
         base_fds = service.ps.num_fds()
-        n = min(wanted, hard - base_fds - 64)
+        capacity = int(service.metrics().get("presence_sockets_capacity", wanted))
+        n = min(wanted, hard - base_fds - 64, capacity)
         rss0 = service.rss()
         users = list(range(1, n + 1))
         chunks = [users[i : i + PER_PROCESS] for i in range(0, n, PER_PROCESS)]
@@ -74,7 +77,8 @@ def run(ctx: Context) -> Row:
                 why[status] = why.get(status, 0) + count
     per_socket = (rss1 - rss0) / max(1, still_open)
     met = per_socket < TARGET_BYTES and still_open == n and n == wanted
-    capped = "" if n == wanted else f" (capped from {wanted} by fd hard limit {hard})"
+    capped = "" if n == wanted else (f" (capped from {wanted}: fd hard limit {hard}, "
+                                     f"server socket capacity {capacity})")
     return Row(
         "F3 idle sockets",
         f"{per_socket / 1024:.1f} KB/socket at {still_open} sockets",

@@ -11,7 +11,7 @@ import trio
 
 from tests.web.conftest import make_token
 
-from .live import client, live_server
+from .live import live_server, network_client
 
 
 class Lines:
@@ -45,7 +45,7 @@ async def test_watch_prints_changes_as_they_arrive_and_stops_on_ctrl_c():
         try:
             out = Lines(process.stdout)
             await out.until(lambda line: line.startswith("in sync: 3 visible users"))
-            async with client(server, 1):
+            async with network_client(server, 1):
                 await out.until(lambda line: line.startswith("user 1: online (last seen 20"))
             await out.until(lambda line: line.startswith("user 1: offline"))
             process.send_signal(signal.SIGINT)

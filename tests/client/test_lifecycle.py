@@ -116,7 +116,8 @@ async def test_nothing_is_sent_before_login(autojump_clock, transport):
 async def test_a_dropped_socket_hands_the_keepalive_back_to_the_heartbeat(autojump_clock,
                                                                           transport):
     """The socket kept the device alive; once it drops the server allows only its
-    disconnect grace (10 s), so the heartbeat goes at once rather than at 30 s."""
+    disconnect grace (10 s), so the heartbeat goes 1 s later (with the first reconnect
+    attempt, after the close) rather than at 30 s."""
     t0 = trio.current_time()
     transport.network = True
     async with manager_on(transport) as manager:
@@ -124,8 +125,10 @@ async def test_a_dropped_socket_hands_the_keepalive_back_to_the_heartbeat(autoju
         await trio.sleep(12)
         transport.network = False  # reconnects fail from now on
         transport.sockets[0].close(1006)
-        await trio.sleep(1)
-        assert since(t0, transport.statuses()) == [(0, "online"), (12, "online")]
+        await trio.sleep(5)
+        assert since(t0, transport.statuses()) == [(0, "online"), (13, "online")]
+        assert since(t0, [(t, None) for t in transport.connects]) == [(0, None), (13, None),
+                                                                      (15, None)]
 
 
 async def test_background_while_the_online_post_is_in_flight(autojump_clock, transport):

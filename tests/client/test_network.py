@@ -1,4 +1,5 @@
-"""NetworkTransport (httpx + trio-websocket) against real sockets."""
+"""NetworkTransport (httpx + trio-websocket) against real sockets, and the manager on it
+(the default transport) against a real hypercorn server, on the real clock."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request
 
-from presence_client import NetworkTransport, TransportError, UpgradeRejected
+from presence_client import (
+    NetworkTransport,
+    PresenceStatus,
+    TransportError,
+    UpgradeRejected,
+)
 
-from .live import live_server
+from .live import live_server, network_client, status_of, until
 
 PING_FRAME = b"\x89\x00"  # an unmasked server Ping with no payload
 
@@ -110,3 +116,23 @@ async def test_a_connect_cancelled_mid_handshake_closes_its_tcp_connection():
         with trio.fail_after(5):
             await closed.wait()
         nursery.cancel_scope.cancel()
+
+
+
+async def test_the_default_transport_carries_a_session_end_to_end():
+    """open_presence_manager(url): REST, the push channel, typing, reads and logout over
+    real sockets (short timings); every wait is on an event of a view, never a sleep."""
+    async with live_server() as server, network_client(server, 2) as grace, \
+            network_client(server, 1) as ada:
+        await until(grace, lambda: status_of(grace, 1) == "online")
+        await until(ada, lambda: ada.connected)
+        ada.keystroke(10)
+        await until(grace, lambda: 1 in grace.view.typing_in(10))
+        await until(grace, lambda: 1 not in grace.view.typing_in(10))  # 0.3 s idle: false
+        ada.background()
+        await until(grace, lambda: status_of(grace, 1) == "away")
+        assert [p.user_id for p in await ada.fetch_presences()] == [1, 2, 3]
+        me = await ada.fetch_presence(1)
+        assert me.status is PresenceStatus.AWAY and me.last_seen.tzinfo is not None
+        await ada.handle_logout()
+        await until(grace, lambda: status_of(grace, 1) == "offline")

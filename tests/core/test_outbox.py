@@ -225,3 +225,46 @@ def test_removing_an_unknown_outbox_changes_nothing():
     subs.remove(outbox(1))
     subs.remove(outbox(2))
     assert subs.statistics() == SubscriberStatistics(users=1, sockets=1)
+
+
+# --- one writer for many outboxes (when_ready / take_nowait) -------------------------------
+
+
+def test_take_nowait_is_empty_until_an_offer_and_then_takes_everything():
+    box = outbox()
+    assert box.take_nowait() == []
+    box.offer(1, b"a")
+    box.offer(1, b"a2")
+    box.offer(2, b"b")
+    assert box.take_nowait() == [b"a2", b"b"]
+    assert box.take_nowait() == []
+
+
+def test_when_ready_calls_back_once_at_the_next_offer():
+    box = outbox()
+    calls: list[int] = []
+    box.when_ready(lambda: calls.append(len(box)))
+    assert calls == []
+    box.offer(1, b"a")
+    box.offer(2, b"b")  # one-shot: not called again until re-registered
+    assert calls == [1]
+
+
+def test_when_ready_calls_back_at_once_when_frames_are_already_pending():
+    box = outbox()
+    box.offer(1, b"a")
+    calls: list[str] = []
+    box.when_ready(lambda: calls.append("ready"))
+    assert calls == ["ready"]
+
+
+def test_close_calls_back_and_then_take_nowait_says_end_of_channel():
+    box = outbox()
+    calls: list[str] = []
+    box.when_ready(lambda: calls.append("closed"))
+    box.close()
+    assert calls == ["closed"]
+    with pytest.raises(trio.EndOfChannel):
+        box.take_nowait()
+    box.when_ready(lambda: calls.append("again"))  # closed: at once
+    assert calls == ["closed", "again"]

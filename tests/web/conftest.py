@@ -11,9 +11,14 @@ The directory (SPEC §4) the tests share:
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import jwt
@@ -105,7 +110,9 @@ async def serving(settings: Settings | None = None, store=None, directory=DIRECT
     settings = settings or test_settings()
     if store is None and settings.database_url is None:
         store = MemoryStore(directory_data(directory))
-    app = create_app(settings, store=store)
+    # No gc.freeze() at start: in a test run it would move every live object of the
+    # session into the permanent generation, per app, for good (a leak across the suite).
+    app = create_app(settings, store=store, freeze_heap=False)
     shutdown, stopped = trio.Event(), trio.Event()
 
     async def run(task_status=trio.TASK_STATUS_IGNORED):
@@ -146,3 +153,50 @@ def presence_of(user_id: int, status: str | None = None):
                 and (status is None or message["data"]["status"] == status))
     return match
 
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def serve_process(tmp_path: Path, fds: int | None = None, stderr=subprocess.DEVNULL,
+                        **settings: str):
+    """`presence-actors serve` as a process (secret SECRET, data in `tmp_path`, `fds`: its
+    file-descriptor limit); (process, url) once its banner says it is listening."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_PORT": "0",
+           "PRESENCE_JWT_SECRET": SECRET, "PRESENCE_DATA_DIR": str(tmp_path),
+           "PRESENCE_SHUTDOWN_TIMEOUT": "2",
+           **{f"PRESENCE_{k.upper()}": v for k, v in settings.items()}}
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
+
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "web.cli", "serve"], env=env, stdout=subprocess.PIPE,
+        stderr=stderr, preexec_fn=limited if fds is not None else None)
+    banner = b""
+    with trio.fail_after(30):
+        while b"\n" not in banner:
+            chunk = await process.stdout.receive_some()
+            assert chunk, "serve exited before listening"
+            banner += chunk
+    return process, banner.decode().splitlines()[0].rsplit(" ", 1)[1]
+
+
+async def hypercorn_cli(tmp_path: Path, **settings: str):
+    """The documented hypercorn CLI command as a process, from `tmp_path` (demo directory
+    on, dev secret in tmp_path/.presence); (process, url) once it says it is running."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_PORT": "0", "PRESENCE_DEMO": "1",
+           "PRESENCE_SHUTDOWN_TIMEOUT": "2",
+           **{f"PRESENCE_{k.upper()}": v for k, v in settings.items()}}
+    hypercorn = Path(sys.executable).with_name("hypercorn")
+    process = await trio.lowlevel.open_process(
+        [str(hypercorn), "-c", "python:web.hypercorn_conf", "web.hypercorn_conf:create_app()"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    seen = b""
+    with trio.fail_after(30):
+        while b"Running on http://" not in seen or not seen.endswith(b"\n"):
+            chunk = await process.stderr.receive_some()
+            assert chunk, seen
+            seen += chunk
+    return process, seen.split(b"Running on ")[1].split()[0].decode()

@@ -20,7 +20,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from web.cli import main
 from web.config import SETTINGS, Settings
 
-from .conftest import DIRECTORY, make_token
+from .conftest import DIRECTORY, hypercorn_cli, make_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,22 +150,8 @@ async def test_graceful_shutdown_persists_last_seen_and_a_restart_serves_it(tmp_
 
 @pytest.mark.slow
 async def test_the_hypercorn_cli_serves_create_app_with_the_documented_command(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PRESENCE_PORT": "0", "PRESENCE_DEMO": "1",
-           "PRESENCE_SHUTDOWN_TIMEOUT": "2"}
-    hypercorn = Path(sys.executable).with_name("hypercorn")
-    process = await trio.lowlevel.open_process(
-        [str(hypercorn), "--worker-class", "trio", "-c", "python:web.hypercorn_conf",
-         "web.app:create_app()"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    process, url = await hypercorn_cli(tmp_path)
     try:
-        seen = b""
-        with trio.fail_after(20):
-            while b"Running on http://" not in seen or not seen.endswith(b"\n"):
-                chunk = await process.stderr.receive_some()
-                assert chunk, seen
-                seen += chunk
-        url = seen.split(b"Running on ")[1].split()[0].decode()
         secret = (tmp_path / ".presence" / "jwt-secret").read_text().strip()
         headers = {"Authorization": f"Bearer {make_token(2, secret=secret)}"}
         async with httpx.AsyncClient(base_url=url, headers=headers) as grace:

@@ -10,10 +10,10 @@
  * The same behaviour as the seed's iOS PresenceManager and the Python client: status updates
  * queued behind the server's 5 s rate limit (latest wins), a failed update kept in memory and
  * sent after the next successful call, a heartbeat while visible, WebSocket reconnect after
- * min(16, 2^attempt) s, a 401 or close 4401 stopping everything until login(token), and the
- * typing rule (true on the first keystroke, false after 3 s without one, at most one request
- * per 2 s). Clock, timers, fetch, WebSocket and storage are injectable, so every deadline is
- * testable on a fake clock (tests/browser/js). docs/web-client.md is the reference.
+ * min(16, 2^attempt) s, a 401 or close 4401 / 4403 stopping everything until login(token),
+ * and the typing rule (true on the first keystroke, false after 3 s without one, at most one
+ * request per 2 s). Clock, timers, fetch, WebSocket and storage are injectable, so every
+ * deadline is testable on a fake clock (tests/browser/js). docs/web-client.md is the reference.
  */
 
 export const PresenceStatus = Object.freeze({ONLINE: "online", AWAY: "away", OFFLINE: "offline"});
@@ -24,7 +24,7 @@ export const ConnectionState = Object.freeze({
   CONNECTING: "connecting", // a socket is opening; no initial_state yet
   LIVE: "live", // initial_state received: pushes arrive
   RETRYING: "retrying", // waiting out the backoff before the next connect
-  UNAUTHORIZED: "unauthorized", // 401 or close 4401: stopped until login(token)
+  UNAUTHORIZED: "unauthorized", // 401, close 4401 or 4403: stopped until login(token)
   SUSPENDED: "suspended", // pagehide: offline sent, socket closed; foreground() resumes
 });
 
@@ -42,7 +42,8 @@ const STATUSES = new Set(Object.values(PresenceStatus));
 const RUNNING = new Set([ConnectionState.CONNECTING, ConnectionState.LIVE, ConnectionState.RETRYING]);
 const DEVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const DEVICE_KEY = "presence.deviceId";
-const TOKEN_EXPIRED = 4401;
+// Close codes after which this token will only meet 401s: stop until login(token).
+const SESSION_OVER = new Map([[4401, "Token expired"], [4403, "Removed from the directory"]]);
 
 /** The reconnect delay in seconds after `attempt` failures in a row: 1, 2, 4, 8, 16, 16, ... */
 export function reconnectDelay(attempt, maxBackoff = DEFAULT_TIMING.maxBackoff) {
@@ -584,7 +585,7 @@ export class PresenceManager extends EventTarget {
 
   #closed(code, opened) {
     this.#pongTimer.cancel();
-    if (code === TOKEN_EXPIRED) return this.#unauthorized("Token expired");
+    if (SESSION_OVER.has(code)) return this.#unauthorized(SESSION_OVER.get(code));
     // A refused handshake does not say why (the browser hides the HTTP status): ask over REST.
     if (!opened) return this.#checkTokenThenRetry();
     this.#retryLater();

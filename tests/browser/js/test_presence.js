@@ -172,6 +172,25 @@ test("close 4401 (token expired) stops every update until login(token)", async (
   assertEqual([http.requests.length, Socket.instances.length], [before, 1]);
 });
 
+test("close 4403 (removed from the directory) stops every update until login(token)", async () => {
+  const {clock, http, Socket, manager, socket} = setup();
+  const reasons = [];
+  manager.addEventListener("statechange", (event) => reasons.push(event.detail.reason));
+  manager.login(TOKEN);
+  socket().accept();
+  await clock.advance(2);
+  const before = http.requests.length;
+  socket().drop(4403); // the fake server still answers 200: only the close code can stop it
+  assertEqual([manager.state, reasons.at(-1)], [ConnectionState.UNAUTHORIZED, "Removed from the directory"]);
+  manager.updateStatus("away");
+  manager.keystroke(7);
+  await clock.advance(120);
+  assertEqual([http.requests.length, Socket.instances.length], [before, 1], "no request, no reconnect");
+  manager.login(NEW_TOKEN);
+  await clock.advance(0);
+  assertEqual([Socket.instances.length, socket().url.searchParams.get("token")], [2, NEW_TOKEN]);
+});
+
 test("a refused handshake whose token is rejected over REST stops reconnecting", async () => {
   const {clock, http, Socket, manager, socket} = setup();
   http.reply = (r) => (r.method === "GET" ? json(401, {detail: "Token has expired"}) : json(200, {}));

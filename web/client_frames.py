@@ -1,0 +1,71 @@
+"""What a client frame does (SPEC §8): ping, status and typing with the REST rules.
+
+`answer` applies one frame for a socket's user and device and returns the reply frame, if
+any: a pong, or an error (`invalid_frame`, `rate_limited`, `not_found`, `unavailable`).
+Every accepted frame is activity of the device; a malformed one too (the client is alive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import orjson
+import trio
+from pydantic import ValidationError
+
+from presence_actors import ActorUnavailable, NotFound, RateLimited
+
+from .schemas import ClientFrame, PingFrame, StatusFrame
+
+PONG = orjson.dumps({"type": "pong"})
+
+
+def error_frame(code: str, detail: str) -> bytes:
+    return orjson.dumps({"type": "error", "data": {"code": code, "detail": detail}})
+
+
+RATE_LIMITED_FRAMES = error_frame("rate_limited", "Too many frames; slow down")
+
+
+async def answer(service, user: int, device: str, data: bytes, timeout: float,
+                 on_rate_limited=lambda: None) -> bytes | None:
+    """Apply one client frame; the reply frame, if any. `timeout`: the service's deadline."""
+    try:
+        frame = _parse(data)
+        with trio.fail_after(timeout + 1.0):
+            if isinstance(frame, StatusFrame):
+                await service.set_status(user, device, frame.status)
+                return None
+            await service.touch(user, device)
+            if isinstance(frame, PingFrame):
+                return PONG
+            await service.set_typing(user, frame.conversation_id, frame.is_typing)
+            return None
+    except _BadFrame as error:
+        with trio.move_on_after(timeout), contextlib.suppress(ActorUnavailable):
+            await service.touch(user, device)
+        return error_frame("invalid_frame", str(error))
+    except RateLimited as error:
+        on_rate_limited()
+        return error_frame("rate_limited", f"Too many requests; retry after {error.retry_after} s")
+    except NotFound:
+        return error_frame("not_found", "Not found")
+    except (ActorUnavailable, trio.TooSlowError):
+        return error_frame("unavailable", "Service temporarily unavailable")
+
+
+class _BadFrame(ValueError):
+    pass
+
+
+def _parse(data: bytes):
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise _BadFrame("Frame is not valid JSON") from None
+    try:
+        return ClientFrame.model_validate({"frame": document}).frame
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+        raise _BadFrame(f"{where}: {first['msg']}") from None
