@@ -18,6 +18,8 @@ import trio
 from . import conversation_rules, user_rules
 from .actor import CONVERSATION, USER
 from .clock import WallClock
+from .cluster import ClusterLimiter, ClusterNode
+from .cluster_sink import ActorSink
 from .context import ActorContext
 from .conversation_actor import ConversationActor
 from .directory import Directory
@@ -60,6 +62,9 @@ class PresenceService:
         self.store = self.context.store
         self.directories = directories
         self._pushes = pushes
+        self.cluster_sink = ActorSink(registry)
+        self.cluster: ClusterNode | None = None
+        self.limiter: ClusterLimiter | None = None
 
     @property
     def running(self) -> bool:
@@ -83,6 +88,22 @@ class PresenceService:
         the directory (the web layer closes their sockets with 4403). It runs in the step
         that publishes the new directory, so it must be quick and not raise."""
         self._pushes.on_expel(listener)
+
+    # --- the cluster ---------------------------------------------------------------------
+
+    def attach_cluster(self, node: ClusterNode, limiter: ClusterLimiter | None = None) -> None:
+        """Join a cluster: from now on writes are replicated through `node`, only the owner
+        of a user persists it, and the limits ask `limiter` first (docs/cluster.md). Before
+        this call the service is a cluster of one. `node` must have been made with
+        `cluster_sink` as its sink."""
+        self.cluster = node
+        self.limiter = limiter
+
+    def live_user_ids(self) -> set[int]:
+        """Users with a live device in any replica this node holds (the joined start-up
+        marks every other stored status offline)."""
+        offline = PresenceStatus.OFFLINE
+        return {uid for uid, record in self.context.board.items() if record.status is not offline}
 
     # --- presence ------------------------------------------------------------------------
 
