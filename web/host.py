@@ -103,10 +103,17 @@ class ServiceHost:
                     if self.settings.demo:
                         await install_demo(service)
                     service.on_user_removed(self.close_sessions_of)
+                    if self.redis_target is not None:
+                        cluster = await stack.enter_async_context(trio.open_nursery())
+                        await self._join_cluster(service, cluster)
                     pump = await stack.enter_async_context(trio.open_nursery())
                     await pump.start(self.pump.run)
                     task_status.started(service)
                     await self._stop.wait()
+                    # This body runs inside the pump's (and the cluster's) cancel scope:
+                    # the goodbye goes out before either is cancelled.
+                    if self.cluster is not None:
+                        await self._leave_cluster(cluster)
                     pump.cancel_scope.cancel()
         finally:
             self._stopped.set()
@@ -137,8 +144,10 @@ class ServiceHost:
     async def _leave_cluster(self, nursery: trio.Nursery) -> None:
         """Publish what is pending and say goodbye (peers drop this node at once rather
         than after node_ttl), then stop the node loop; the actors stop after."""
-        await self.cluster.leave(CLUSTER_LEAVE)
-        nursery.cancel_scope.cancel()
+        try:
+            await self.cluster.leave(CLUSTER_LEAVE)
+        finally:
+            nursery.cancel_scope.cancel()
 
     async def stop(self) -> None:
         """Stop the actors and flush the store, within the shutdown timeout."""
@@ -200,7 +209,7 @@ class ServiceHost:
         import storage
 
         store = self.service.store if self.service is not None else None
-        if not hasattr(store, "mark_offline") or (self.redis_target and self.cluster is None):
+        if not hasattr(store, "mark_offline"):
             return 0
         live: frozenset[int] | set[int] = frozenset()
         if self.cluster is not None:
