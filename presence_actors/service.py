@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from . import conversation_rules, user_rules
 from .actor import CONVERSATION, USER
 from .clock import WallClock
-from .cluster import ClusterLimiter, ClusterNode, Verdict
+from .cluster import ClusterNode
 from .cluster_sink import ActorSink
 from .context import ActorContext
 from .conversation_actor import ConversationActor
@@ -35,6 +35,9 @@ from .subscriptions import Subscription, open_subscription
 from .supervisor import open_supervisor
 from .timing import Timing
 from .user_actor import UserActor
+
+if TYPE_CHECKING:  # the Redis parts: a single node never imports coredis
+    from .cluster import ClusterLimiter, Verdict
 
 
 @dataclass(frozen=True, slots=True)
