@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from presence_actors import DirectoryData
+from presence_actors import DirectoryData, MemoryStore
+from storage import Store
 
 log = logging.getLogger("web")
 
@@ -44,16 +45,35 @@ def directory_data(document: dict):
     )
 
 
+async def import_demo(store) -> None:
+    """Write the demo directory into one of the two stores `serve` and the tests run on.
+
+    The storage port (`presence_actors.ports`) has no directory writes: the actors never
+    change the directory. So this names the two stores that can take one, each by its own
+    means, and refuses anything else rather than guessing from the methods it happens to have.
+
+    Raises:
+        TypeError: `store` is neither a `storage.Store` nor a `presence_actors.MemoryStore`.
+    """
+    if isinstance(store, Store):  # every PRESENCE_DATABASE_URL: an upsert, like the CLI's
+        await store.import_directory(DEMO_DIRECTORY)
+    elif isinstance(store, MemoryStore):  # keeps the directory in a field (bumps its version)
+        store.directory = directory_data(DEMO_DIRECTORY)
+    else:
+        raise TypeError(f"cannot import the demo directory into a {type(store).__name__}")
+
+
 async def install_demo(service) -> bool:
-    """Import the demo directory if the store's directory is empty; True if it did."""
+    """Import the demo directory if the store's directory is empty; True if it did.
+
+    Raises:
+        TypeError: the service runs on a store `import_demo` cannot write to.
+    """
     store = service.store
     current = await store.load_directory()
     if current.users:
         return False
-    if hasattr(store, "import_directory"):  # storage.Store
-        await store.import_directory(DEMO_DIRECTORY)
-    else:  # presence_actors.MemoryStore keeps the directory in a field
-        store.directory = directory_data(DEMO_DIRECTORY)
+    await import_demo(store)
     await service.refresh_directory(force=True)
     log.info("imported the demo directory (%d users)", len(DEMO_DIRECTORY["users"]))
     return True

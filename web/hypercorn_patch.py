@@ -31,7 +31,10 @@ ASGI app can do itself:
    one; a client that then sends a compressed message costs the server a zlib inflater
    for the life of the socket (12 KB: 25 -> 37 KB per socket, measured). Presence frames
    are a hundred bytes, so the offer is declined (RFC 7692 lets a server decline).
-6. **A close frame on protocol errors.** wsproto reports a frame it cannot parse (1002) or
+6. **No deadline per read.** hypercorn's read loop put `fail_after(read_timeout)` around
+   every read; ours (`RawConnection.read_loop`) stamps the time of each read instead, and
+   the pump drops connections silent for `read_timeout` in one pass (`drop_silent`).
+7. **A close frame on protocol errors.** wsproto reports a frame it cannot parse (1002) or
    invalid UTF-8 (1007) as a `CloseConnection` without changing its state, and hypercorn
    answers a close only in `REMOTE_CLOSING`: it dropped TCP and clients saw 1006. Ours
    reports such a failure in `REMOTE_CLOSING`, so hypercorn answers with its code. And
@@ -39,7 +42,8 @@ ASGI app can do itself:
    which buffered all of an oversized message (a 1 MiB frame: 1 MiB) after refusing it.
 
 What it relies on — `check` verifies each; docs/operations.md "Upgrading hypercorn"
-repeats the list: hypercorn's version; `TCPServer.run` and `.protocol_send`, and the
+repeats the list: hypercorn's version; `TCPServer.run`, `.protocol_send` and `._read_data`
+(the loop `RawConnection.read_loop` replaces, reading `config.read_timeout`), and the
 attributes `config`, `context`, `send_lock`, `stream`, `protocol` of a `TCPServer`;
 `TaskGroup.spawn_app(app, config, scope, send)` returning the stream's `app_put`, and
 `WorkerContext.terminated` (the watcher that drains sockets when hypercorn stops);
@@ -115,9 +119,10 @@ def install(policy: ConnectionPolicy, config: Config | None = None,
                 + " (see docs/operations.md, 'Upgrading hypercorn')"
             )
         _original.update(run=TCPServer.run, protocol_send=TCPServer.protocol_send,
-                         spawn_app=TaskGroup.spawn_app)
+                         read_data=TCPServer._read_data, spawn_app=TaskGroup.spawn_app)
         TCPServer.run = _run
         TCPServer.protocol_send = _protocol_send
+        TCPServer._read_data = _read_data
         TaskGroup.spawn_app = _spawn_app
         ws_stream.Connection = ServerConnection
         ws_stream.PerMessageDeflate = DecliningDeflate
@@ -140,11 +145,13 @@ def check(version: str | None = None, server_class: type = TCPServer,
     problems = []
     if version not in KNOWN_VERSIONS:
         problems.append(f"hypercorn {version} is not {' or '.join(sorted(KNOWN_VERSIONS))}")
-    for name, uses in (("run", {"protocol", "stream", "config"}),
-                       ("protocol_send", {"send_lock", "stream", "protocol"})):
+    for name, uses in (("run", {"protocol", "stream", "config", "_read_data"}),
+                       ("protocol_send", {"send_lock", "stream", "protocol"}),
+                       ("_read_data", {"read_timeout", "receive_some", "protocol"})):
         method = getattr(server_class, name, None)
-        if server_class is TCPServer and name in _original:
-            method = _original[name]  # already installed: check what it wraps
+        key = name.lstrip("_")
+        if server_class is TCPServer and key in _original:
+            method = _original[key]  # already installed: check what it wraps
         names = set(getattr(getattr(method, "__code__", None), "co_names", ()))
         if not uses <= names:
             problems.append(f"TCPServer.{name} does not use {sorted(uses - names)}")
@@ -204,6 +211,14 @@ async def _spawn_app(self: TaskGroup, app, config: Config, scope: dict, send):
         if handler is not None:
             return handler
     return await _original["spawn_app"](self, app, config, scope, send)
+
+
+async def _read_data(self: TCPServer) -> None:
+    raw = _connection.get()
+    if raw is None or raw.server is not self:
+        await _original["read_data"](self)
+    else:
+        await raw.read_loop()
 
 
 async def _protocol_send(self: TCPServer, event) -> None:

@@ -8,10 +8,13 @@ fan-out before; `websockets.broadcast` writes the same way). A write the socket 
 at once continues in a task of its own in the pump's nursery (`spawn`), under hypercorn's
 send lock and the write deadline, and the session is not scheduled again until it ends.
 
-The same loop, with its one deadline (the next tick), pings each socket once per
-`ping_interval`, a slice at a time, never all at once — a live client's pong is what keeps
-hypercorn's read timeout from dropping it as dead — and closes sockets whose token expired
-(4401), from a wheel of one-second buckets. So an idle socket has no task, no cancel scope
+The same loop, with its one deadline (the next tick), gives each socket a turn to be pinged
+once per `ping_interval`, a slice at a time, never all at once, and pings it only if it has
+sent nothing for most of an interval (`QUIET`): a live client's pong is what keeps it from
+being dropped as dead, and a client that talks anyway (F2's app pings every 30 s) needs
+fewer pings. Each tick it also drops the connections silent for their read timeout
+(`raw_connection.drop_silent`: no deadline per read) and closes sockets whose token
+expired (4401), from a wheel of one-second buckets. So an idle socket has no task, no cancel scope
 and no deadline of its own: hypercorn's per-socket ping task cost memory and kept a closed
 socket's connection (and fd) open for up to an interval.
 """
@@ -27,11 +30,13 @@ import weakref
 import trio
 
 from .frames import text_frame
+from .raw_connection import drop_silent
 
 log = logging.getLogger("web")
 
 SLICE = 256  # sessions flushed between checkpoints, so a huge fan-out does not hog the loop
 TOKEN_EXPIRED = 4401
+QUIET = 0.9  # a socket is pinged on its turn if silent for this share of the interval
 
 
 class SocketPump:
@@ -113,7 +118,8 @@ class SocketPump:
             now = trio.current_time()
             if now >= next_tick:
                 self._expire(now)
-                self._ping_some()
+                drop_silent(now)
+                self._ping_some(now)
                 next_tick = max(next_tick + self.tick, now)
             await self._flush_ready()
 
@@ -135,18 +141,20 @@ class SocketPump:
             for session in self._expiring.pop(heapq.heappop(seconds), ()):
                 session.close(TOKEN_EXPIRED)
 
-    def _ping_some(self) -> None:
-        """Ping this tick's share of the sockets: each one once per interval."""
+    def _ping_some(self, now: float) -> None:
+        """Give this tick's share of the sockets their turn: each one once per interval,
+        pinged if it has been quiet since `QUIET` of an interval ago."""
         if not self.ping_interval:
             return
         rotation = self._rotation
         self._due += len(rotation) * self.tick / self.ping_interval
         due, self._due = int(self._due), self._due % 1
+        quiet_since = now - QUIET * self.ping_interval
         for _ in range(min(due, len(rotation))):
             ref = rotation.popleft()
             session = ref()
             if session is not None and session.is_open:
-                session.ping()
+                session.ping(quiet_since)
                 rotation.append(ref)
 
 

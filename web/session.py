@@ -237,9 +237,12 @@ class SocketSession:
             self.writing = Writing.QUEUED
             self.host.pump.schedule(self)
 
-    def ping(self) -> None:
-        """The pump's turn to ping this socket (a direct write: HTTP/1.1 only)."""
-        if self.raw is not None and self.state is SessionState.OPEN:
+    def ping(self, quiet_since: float) -> None:
+        """The pump's turn to ping this socket (a direct write: HTTP/1.1 only), unless the
+        peer sent something after `quiet_since`: it is alive, a ping would only cost a
+        write and a pong to read."""
+        raw = self.raw
+        if raw is not None and self.state is SessionState.OPEN and raw.last_read <= quiet_since:
             self.ping_due = True
             self.on_ready()
 

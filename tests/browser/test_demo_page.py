@@ -15,6 +15,8 @@ import httpx
 import jwt
 from playwright.sync_api import expect
 
+from web.demo import DEMO_DIRECTORY, directory_data
+
 from .conftest import demo_store
 
 SOCKET_LOG = """
@@ -205,3 +207,22 @@ def test_an_expired_token_stops_updates_and_says_so(start_server, open_tab) -> N
     ada.page.get_by_role("button", name="Sign in again").click()  # a fresh hour-long token
     expect(ada.connection("live")).to_be_visible()
     expect(ada.page.locator("#expired")).to_be_hidden()
+
+
+def test_a_user_removed_from_the_directory_is_told_so_not_that_the_session_expired(
+    demo_server, server_loop, open_tab
+) -> None:
+    alan = open_tab(demo_server.url, user=3)
+    without_alan = {
+        **DEMO_DIRECTORY,
+        "users": [user for user in DEMO_DIRECTORY["users"] if user["id"] != 3],
+        "conversations": [c for c in DEMO_DIRECTORY["conversations"] if 3 not in c["participants"]],
+    }
+
+    async def remove_alan() -> None:  # on the server's loop: the store is not thread-safe
+        demo_server.store.directory = directory_data(without_alan)
+
+    server_loop.run(remove_alan)  # the node's directory poll closes Alan's socket with 4403
+    expect(alan.connection("unauthorized")).to_have_text("Removed from the directory")
+    expect(alan.page.get_by_role("alert")).to_contain_text("You were removed from the directory")
+    expect(alan.page.get_by_role("alert")).not_to_contain_text("expired")

@@ -12,8 +12,11 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from presence_actors import MemoryStore
+from storage import open_store
 from tests.web.conftest import SECRET, serving, test_settings
 from web.config import Settings
+from web.demo import DEMO_DIRECTORY, directory_data, import_demo
 from web.demo_page import minting_enabled
 
 from .conftest import demo_settings, demo_store
@@ -123,3 +126,25 @@ async def test_demo_token_rejects_bad_requests_in_the_api_shapes(tmp_path) -> No
     assert not_json.status_code == 422
     assert wrong_method.status_code == 405
     assert traversal.status_code == 404
+
+
+class FakeStore:
+    """A store with the methods of a `storage.Store` but none of its type."""
+
+    async def import_directory(self, document) -> None:
+        raise AssertionError("written to by the shape of its methods")
+
+
+async def test_the_demo_directory_is_written_into_the_two_stores_by_name_and_no_other() -> None:
+    memory = MemoryStore()
+    await import_demo(memory)
+    async with open_store("memory://") as store:
+        await import_demo(store)
+        stored = await store.load_directory()
+    expected = directory_data(DEMO_DIRECTORY)
+    for loaded in (memory.directory, stored):
+        assert dict(loaded.users) == dict(expected.users)
+        assert set(loaded.partnerships) == set(expected.partnerships)
+        assert dict(loaded.conversations) == dict(expected.conversations)
+    with pytest.raises(TypeError, match="FakeStore"):
+        await import_demo(FakeStore())

@@ -200,6 +200,46 @@ async def test_a_permessage_deflate_offer_is_declined(server):
     await client.aclose()
 
 
+async def test_a_socket_that_talks_is_not_pinged_and_a_quiet_one_is():
+    """Pings are for silent peers: a client that sent something within the interval is
+    alive, so its turn passes without a ping (F2's app pings every 30 s halve the pings)."""
+    settings = test_settings(ws_ping_interval=0.4, dead_peer_timeout=5.0)
+    async with serving(settings) as server:
+        talker, quiet = await _subscribed(server, 1), await _subscribed(server, 2)
+        seen = {id(talker): [], id(quiet): []}
+
+        async def read(client) -> None:
+            while True:
+                seen[id(client)].append((await client.frame()).opcode)
+
+        with trio.move_on_after(2.0):  # five turns each
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read, talker)
+                nursery.start_soon(read, quiet)
+                while True:
+                    await talker.send(client_frame(TEXT, b'{"type": "ping"}'))
+                    await trio.sleep(0.1)  # the client's own pace: a quarter interval
+        assert PING not in seen[id(talker)] and TEXT in seen[id(talker)]  # its pongs
+        assert seen[id(quiet)].count(PING) >= 3
+        await talker.aclose()
+        await quiet.aclose()
+
+
+async def test_a_client_silent_mid_request_is_dropped_after_the_read_timeout():
+    """No deadline per read, but the slow-client guard holds: the pump drops a connection
+    that has sent nothing for `dead_peer_timeout` (hypercorn's read_timeout)."""
+    settings = test_settings(dead_peer_timeout=0.5)
+    async with serving(settings) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        started = trio.current_time()
+        with trio.fail_after(5):
+            assert await stream.receive_some(1024) == b""  # closed without an answer
+        assert trio.current_time() - started >= 0.5
+        await stream.aclose()
+
+
 @pytest.mark.slow
 async def test_the_hypercorn_cli_with_the_documented_command_pings_every_socket(tmp_path):
     """hypercorn serves from a worker process that imports the app, not the config file:

@@ -20,8 +20,9 @@ class FakeSession:
         self.flushes = 0
         self.closed_with: int | None = None
 
-    def ping(self) -> None:
+    def ping(self, quiet_since: float) -> None:  # the socket's turn (it decides to ping)
         self.pings.append(trio.current_time())
+        self.quiet_since = quiet_since
 
     def flush(self) -> None:
         self.flushes += 1
@@ -60,6 +61,7 @@ async def test_each_socket_is_pinged_once_per_interval_however_few_there_are(aut
             await trio.sleep(80)
             nursery.cancel_scope.cancel()
     assert 9 <= len(alone.pings) <= 11
+    assert alone.quiet_since == alone.pings[-1] - 0.9 * 8.0  # pinged if quiet that long
 
 
 async def test_pings_are_spread_over_the_interval_not_sent_all_at_once(autojump_clock):

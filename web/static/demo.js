@@ -31,13 +31,29 @@ export function typingLine(names) {
   return `${names.length} people are typing…`;
 }
 
+// Why presence.js stopped (the `reason` of its unauthorized state): the connection line, and
+// the alert under it. A removed user must not read "session expired": signing in again
+// cannot help them.
+const STOPPED = new Map([
+  ["Token expired", ["Session expired", "Your session expired: presence updates have stopped."]],
+  ["Removed from the directory", ["Removed from the directory",
+    "You were removed from the directory: presence updates have stopped, and this user cannot sign in again."]],
+  ["Token rejected", ["Token rejected", "The server refused this token: presence updates have stopped."]],
+]);
+const STOPPED_UNKNOWN = ["Signed out by the server", "The server ended this session: presence updates have stopped."];
+
+/** The alert shown while presence.js is stopped, from its unauthorized state's `reason`. */
+export function stoppedText(reason) {
+  return (STOPPED.get(reason) ?? STOPPED_UNKNOWN)[1];
+}
+
 /** The connection line under the title, from a `statechange` event's detail. */
-export function connectionText({state, retryIn, attempt}) {
+export function connectionText({state, retryIn, attempt, reason}) {
   switch (state) {
     case ConnectionState.CONNECTING: return "Connecting…";
     case ConnectionState.LIVE: return "Live";
     case ConnectionState.RETRYING: return `Connection lost: retrying in ${retryIn} s (attempt ${attempt})`;
-    case ConnectionState.UNAUTHORIZED: return "Session expired";
+    case ConnectionState.UNAUTHORIZED: return (STOPPED.get(reason) ?? STOPPED_UNKNOWN)[0];
     case ConnectionState.SUSPENDED: return "Paused";
     default: return "Signed out";
   }
@@ -172,6 +188,7 @@ class DemoPage {
     line.dataset.attempt = detail.attempt;
     const expired = detail.state === ConnectionState.UNAUTHORIZED;
     this.$("expired").hidden = !expired;
+    if (expired) this.$("expired-reason").textContent = stoppedText(detail.reason);
     this.$("session").classList.toggle("stale", expired);
   }
 

@@ -1,6 +1,6 @@
 // The demo page's pure helpers: "last seen" in words, the typing line, the connection line.
 
-import {connectionText, lastSeenText, typingLine} from "/static/demo.js";
+import {connectionText, lastSeenText, stoppedText, typingLine} from "/static/demo.js";
 import {assertEqual, test} from "/js/harness.js";
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
@@ -27,6 +27,14 @@ test("the typing line names one or two typers and counts more", () => {
 
 test("the connection line says when the next attempt is", () => {
   assertEqual(connectionText({state: "retrying", retryIn: 4, attempt: 3}), "Connection lost: retrying in 4 s (attempt 3)");
-  assertEqual(connectionText({state: "unauthorized"}), "Session expired");
+  assertEqual(connectionText({state: "unauthorized", reason: "Token expired"}), "Session expired");
   assertEqual(connectionText({state: "live"}), "Live");
+});
+
+test("a stopped session says why: an expired token is not a removal from the directory", () => {
+  const reasons = ["Token expired", "Removed from the directory", "Token rejected", undefined];
+  assertEqual(reasons.map((reason) => connectionText({state: "unauthorized", reason})),
+    ["Session expired", "Removed from the directory", "Token rejected", "Signed out by the server"]);
+  assertEqual(stoppedText("Token expired"), "Your session expired: presence updates have stopped.");
+  assertEqual(stoppedText("Removed from the directory").startsWith("You were removed from the directory"), true);
 });
