@@ -6,7 +6,9 @@ Actors own their state; what others read lives here, each view with one writer:
 - `typing`: who types where (conversation actors' `Publish` effects);
 - `subscribers`: each open socket's outbox by user (`subscriptions.py`), read by fan-out;
 - `directory`: the current snapshot (`DirectoryCache`);
-- `counters`: for `statistics()`.
+- `counters`: for `statistics()`;
+- `cluster`: the node this service is in (None: a cluster of one), `node` its id and
+  `down` the peers it declared down, which a fresh actor starts with.
 All of it is touched only from the one trio thread, between checkpoints: no locks.
 """
 
@@ -15,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .clock import WallClock
+from .cluster import ClusterNode, Facts, owner_of
+from .cluster.user_replica import NO_NODES
 from .directory import Directory
 from .fanout import Subscribers
 from .model import PresenceRecord
 from .ports import PresenceStore
 from .timing import Timing
 from .typing_index import TypingIndex
+from .user_rules import LOCAL
 
 
 @dataclass(slots=True)
@@ -42,3 +47,17 @@ class ActorContext:
     board: dict[int, PresenceRecord] = field(default_factory=dict)
     typing: TypingIndex = field(default_factory=TypingIndex)
     counters: Counters = field(default_factory=Counters)
+    cluster: ClusterNode | None = None
+    node: str = LOCAL
+    down: frozenset[str] = NO_NODES
+
+    def owns(self, user_id: int) -> bool:
+        """Does this node persist this user? Always in a cluster of one; in a cluster, the
+        owner among the nodes it hears (`owner_of`)."""
+        cluster = self.cluster
+        return cluster is None or owner_of(user_id, cluster.live_nodes()) == cluster.node
+
+    def replicate(self, facts: Facts) -> None:
+        """Send writes made on this node to the others (nothing in a cluster of one)."""
+        if self.cluster is not None:
+            self.cluster.publish(facts)

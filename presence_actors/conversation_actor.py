@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import conversation_rules as rules
 from .actor import CONVERSATION, ActorShell
+from .cluster import Facts
 from .model import TypingRecord
 from .outbox import typing_key
 from .wire import typing_update_frame
@@ -24,8 +25,9 @@ class ConversationActor(ActorShell):
     async def start(self) -> rules.ConversationState:
         if self.last_state is not None:  # restarted after a crash: resume
             return self.last_state
-        typers = dict(self.context.typing.typers(self.key))
-        return rules.ConversationState(self.key, typers, {})
+        context = self.context
+        typers = context.typing.typers(self.key)
+        return rules.new_conversation(self.key, typers, context.timing, context.node, context.down)
 
     def farewell(self) -> list[rules.Effect]:
         return rules.leave(self.key, self.context.typing.typers(self.key))
@@ -36,6 +38,8 @@ class ConversationActor(ActorShell):
                 self.context.typing.publish(conversation_id, typers)
             case rules.Push(record):
                 self.push(record)
+            case rules.Replicate(facts):
+                self.context.replicate(Facts(conversations={facts.conversation_id: facts}))
             case rules.Answer():
                 effect.send()
             case _:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from . import user_rules as rules
 from .actor import CONVERSATION, USER, ActorShell
+from .cluster import Facts
 from .conversation_rules import ClearUser
 from .model import PresenceRecord, PresenceStatus
 from .outbox import presence_key
@@ -30,19 +31,22 @@ class UserActor(ActorShell):
         if self.last_state is not None:
             return self.last_state
         context, user_id = self.context, self.key
-        previous = context.board.get(user_id)
+        previous = announced = context.board.get(user_id)
         if previous is None:
             stored = await context.store.load_presence([user_id])
             previous = stored.get(user_id)
+            # Alone, this node wrote the stored status and may have pushed it; in a cluster
+            # other nodes write it, and this node's watchers saw the user offline (reads
+            # show a user not on the board offline): announcing from it would push (and
+            # end typing) for a user whose writes this actor has not merged yet.
+            announced = previous if context.cluster is None else None
         last_seen = previous.last_seen if previous else None
-        announced = previous.status if previous else PresenceStatus.OFFLINE
-        state = before = rules.new_user(user_id, last_seen, announced)
-        now = context.clock.now()
+        announced = announced.status if announced else PresenceStatus.OFFLINE
+        state = rules.new_user(user_id, last_seen, announced, context.node, context.down)
         # Sessions that outlived a predecessor; those whose Connect waits in this actor's
         # own mailbox are counted by that message instead (subscriptions.py).
-        for device_id in context.subscribers.adopt(user_id, self.inbox):
-            state = rules.connect(state, device_id, now)
-        state, effects = rules.announce(before, state, [])
+        sockets = context.subscribers.adopt(user_id, self.inbox)
+        state, effects = rules.rebuild(state, sockets, context.clock.now(), context.timing)
         self.execute(state, effects)
         return state
 
@@ -57,7 +61,10 @@ class UserActor(ActorShell):
             case rules.Withdraw(user_id):
                 context.board.pop(user_id, None)
             case rules.Persist(record):
-                context.store.persist(record)
+                if context.owns(record.user_id):
+                    context.store.persist(record)
+            case rules.Replicate(facts):
+                context.replicate(Facts(users={facts.user_id: facts}))
             case rules.Push(record):
                 self.push(record)
             case rules.ClearTyping(user_id):

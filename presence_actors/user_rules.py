@@ -1,21 +1,30 @@
 """A user's presence rules (SPEC §5) as pure functions: state and a message in, new state
 and effects out, `now` (wall-clock epoch seconds) passed in. No trio, no I/O.
 
-A device lives while it has an open socket; without one it lives until its
-`expires_at`: last activity + TTL of its status, or, when its last socket closed, the
-disconnect grace (online) or the away TTL (away). The user's status is the highest of
-the live devices; a push happens exactly when that aggregate changes. Everything else the
-actor changes, the board entry reads use included, leaves as an effect.
+The state is the user's `UserReplica` (docs/cluster.md): the latest write of every device
+and this node's share of the open sockets, from whichever node of the cluster made them.
+Everything that happens here is a write of `cluster.user_writes` (the SPEC §5 rules as
+writes), merged into the replica and, in a cluster, sent to the other nodes
+(`Replicate`); what peers wrote arrives as `Merge` / `Restate`. A service that joined no
+cluster is a cluster of one (node `LOCAL`): it replicates nothing and keeps no write
+longer than it matters.
+
+A device lives while a node that is not down holds a socket for it; without one it lives
+until its `expires_at`: last activity + TTL of its status, or, when its last socket
+closed, the disconnect grace (online) or the away TTL (away). The user's status is the
+highest of the live devices; a push happens exactly when that aggregate changes.
+Everything else the actor changes, the board entry reads use included, leaves as an
+effect.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from .cluster import user_replica, user_writes
+from .cluster.user_replica import NO_NODES, UserReplica, is_live, open_sockets
 from .errors import RateLimited
 from .messages import Answer, Expire
 from .model import PresenceRecord, PresenceStatus
@@ -26,49 +35,57 @@ if TYPE_CHECKING:  # typing only: the rules import no trio
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 DEFAULT_TIMING = Timing()
-NONE: Mapping = MappingProxyType({})  # the one shared empty mapping: most users have no windows
+LOCAL = "local"  # the node id of a cluster of one: nothing is replicated
 
 
 # --- state -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Device:
-    status: PresenceStatus  # online or away; an offline device is simply absent
-    last_activity: float
-    expires_at: float | None  # None while the device has an open socket
-    status_at: float | None = None  # last accepted status update, for the rate limit
-
-
-@dataclass(frozen=True, slots=True)
 class UserState:
-    user_id: int
-    devices: Mapping[str, Device]
-    sockets: Mapping[str, int]  # open sockets per device key (a device may post offline)
-    last_seen: float | None
-    announced: PresenceStatus  # the aggregate last pushed to watchers
-    # Devices gone (posted offline, or expired) whose rate window is still open, and when it
-    # opened: an offline post opens one too (online/offline cannot flood); expiry keeps it.
-    offline_at: Mapping[str, float] = field(default_factory=lambda: NONE)
+    replica: UserReplica
+    announced: PresenceStatus  # the aggregate after the last step, as pushed to watchers
+    # When the last step ran: the deadline reads the replica as of then. Bookkeeping, not
+    # presence: two states that differ only here are equal.
+    at: float = field(default=float("-inf"), compare=False)
+    node: str = LOCAL  # this node: it stamps the writes made here
+    down: frozenset[str] = NO_NODES  # peers declared down: their writes keep nothing alive
+
+    @property
+    def user_id(self) -> int:
+        return self.replica.user_id
+
+    @property
+    def last_seen(self) -> float | None:
+        return self.replica.last_seen
 
     @property
     def status(self) -> PresenceStatus:
-        """The aggregate: the highest status of the live devices; none means offline."""
-        best = OFFLINE
-        for device in self.devices.values():
-            if device.status.rank > best.rank:
-                best = device.status
-        return best
+        """The aggregate as of the last step: every step announces it."""
+        return self.announced
 
     @property
     def record(self) -> PresenceRecord:
-        return PresenceRecord(self.user_id, self.status, self.last_seen)
+        return PresenceRecord(self.user_id, self.announced, self.last_seen)
+
+    @property
+    def in_cluster(self) -> bool:
+        return self.node != LOCAL
 
 
 def new_user(
-    user_id: int, last_seen: float | None = None, announced: PresenceStatus = OFFLINE
+    user_id: int,
+    last_seen: float | None = None,
+    announced: PresenceStatus = OFFLINE,
+    node: str = LOCAL,
+    down: frozenset[str] = NO_NODES,
 ) -> UserState:
-    return UserState(user_id, NONE, NONE, last_seen, announced)
+    return UserState(UserReplica(user_id, last_seen=last_seen), announced, node=node, down=down)
+
+
+def live_devices(state: UserState, now: float) -> dict[str, PresenceStatus]:
+    """device -> status of every device live at `now`."""
+    return user_replica.live_devices(state.replica, now, state.down)
 
 
 # --- messages ----------------------------------------------------------------------------
@@ -79,6 +96,7 @@ class SetStatus:
     device_id: str
     status: PresenceStatus
     reply: ReplySlot | None = None
+    admitted: bool | None = None  # the cluster limiter's verdict; None: the local window decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +117,36 @@ class Disconnect:
     device_id: str
 
 
-UserMessage = SetStatus | Touch | Connect | Disconnect | Expire
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A peer's writes of this user (its delta)."""
+
+    facts: UserReplica
+
+
+@dataclass(frozen=True, slots=True)
+class Restate:
+    """A peer's snapshot for this user (possibly empty): its socket counts become these."""
+
+    node: str
+    facts: UserReplica
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDown:
+    """A peer is down: its sockets are closed, its writes keep nothing alive."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUp:
+    node: str
+
+
+UserMessage = (
+    SetStatus | Touch | Connect | Disconnect | Merge | Restate | NodeDown | NodeUp | Expire
+)
 
 
 # --- effects -----------------------------------------------------------------------------
@@ -128,7 +175,8 @@ class Withdraw:
 
 @dataclass(frozen=True, slots=True)
 class Persist:
-    """Status or last_seen changed: hand the snapshot to storage."""
+    """Status or last_seen changed: hand the snapshot to storage (in a cluster, only the
+    node that owns the user does, `cluster.owner_of`)."""
 
     record: PresenceRecord
 
@@ -140,7 +188,14 @@ class ClearTyping:
     user_id: int
 
 
-Effect = Publish | Withdraw | Persist | Push | ClearTyping | Answer
+@dataclass(frozen=True, slots=True)
+class Replicate:
+    """Writes made on this node: send them to every other node of the cluster."""
+
+    facts: UserReplica
+
+
+Effect = Replicate | Publish | Withdraw | Persist | Push | ClearTyping | Answer
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -149,47 +204,84 @@ Effect = Publish | Withdraw | Persist | Push | ClearTyping | Answer
 def apply(
     state: UserState, message: UserMessage, now: float, timing: Timing
 ) -> tuple[UserState, list[Effect]]:
-    """One step: expire what is due, handle the message, then derive push and persist."""
-    before = state
-    state = expire(state, now, timing)
+    """One step: write what the message says, then derive push, persist and replicate."""
+    replica, node, down = state.replica, state.node, state.down
+    delta: UserReplica | None = None
+    replies: list[ReplySlot | None] = []  # answered with the record after the step
     effects: list[Effect] = []
     match message:
-        case SetStatus(device_id, status, reply):
+        case SetStatus(device_id, status, reply, admitted):
             try:
-                state = set_status(state, device_id, status, now, timing)
+                delta = user_writes.set_status(
+                    replica, node, device_id, status, now, timing, down, admitted
+                )
             except RateLimited as limited:
                 effects.append(Answer(reply, limited))
             else:
-                effects.append(Answer(reply, state.record))
+                replies.append(reply)
         case Touch(device_id):
-            state = touch(state, device_id, now, timing)
+            delta = user_writes.touch(replica, node, device_id, now, timing, down)
         case Connect(device_id, reply):
-            state = connect(state, device_id, now)
-            effects.append(Answer(reply, state.record))
+            delta = user_writes.connect(replica, node, device_id, now, timing, down)
+            replies.append(reply)
         case Disconnect(device_id):
-            state = disconnect(state, device_id, now, timing)
+            delta = user_writes.disconnect(replica, node, device_id, now, timing, down)
+        case Merge(facts):
+            replica = user_replica.merge(replica, facts)
+        case Restate(peer, facts):
+            replica = user_replica.restate(replica, peer, facts)
+        case NodeDown(peer):
+            replica, down = user_replica.forget_node(replica, peer), down | {peer}
+        case NodeUp(peer):
+            down = down - {peer}
         case Expire():
             pass
         case _:
             raise TypeError(f"not a user message: {message!r}")
-    return announce(before, state, effects)
+    replicated: list[Effect] = []
+    if delta:
+        replica = user_replica.merge(replica, delta)
+        if state.in_cluster:
+            replicated.append(Replicate(delta))
+    keep = None if state.in_cluster else 0.0
+    replica = user_replica.prune(replica, now, timing, down, keep)
+    after = replace(state, replica=replica, at=now, down=down)
+    after, derived = announce(state, after, now)
+    effects.extend(Answer(reply, after.record) for reply in replies)
+    return after, replicated + derived + effects
 
 
-def announce(
-    before: UserState, state: UserState, effects: list[Effect]
-) -> tuple[UserState, list[Effect]]:
-    """Derive Publish / Persist / Push / ClearTyping from what changed; replies go last."""
+def announce(before: UserState, state: UserState, now: float) -> tuple[UserState, list[Effect]]:
+    """Derive Publish / Persist / Push / ClearTyping from what changed since `before`."""
     derived: list[Effect] = []
-    status = state.status
-    if status is not before.status or state.last_seen != before.last_seen:
-        record = state.record
+    status = user_replica.aggregate(state.replica, now, state.down)
+    if status is not before.announced or state.last_seen != before.last_seen:
+        record = PresenceRecord(state.user_id, status, state.last_seen)
         derived += [Publish(record), Persist(record)]
     if status is not state.announced:
+        state = replace(state, announced=status)
         derived.append(Push(state.record))
         if status is OFFLINE:
             derived.append(ClearTyping(state.user_id))
-        state = replace(state, announced=status)
-    return state, derived + effects
+    return state, derived
+
+
+def rebuild(
+    state: UserState, sockets: Iterable[str], now: float, timing: Timing
+) -> tuple[UserState, list[Effect]]:
+    """A fresh actor: one connected socket per session it adopts (sessions outlive an actor
+    that was given up), then what changed is announced like any step."""
+    replica, deltas = state.replica, UserReplica(state.user_id)
+    for device_id in sockets:
+        delta = user_writes.connect(replica, state.node, device_id, now, timing, state.down)
+        replica = user_replica.merge(replica, delta)
+        deltas = user_replica.merge(deltas, delta)
+    # Published unless offline, as after any step from no device: the board is empty.
+    nothing = replace(state, announced=OFFLINE)
+    after, derived = announce(nothing, replace(state, replica=replica, at=now), now)
+    if deltas and state.in_cluster:
+        derived.insert(0, Replicate(deltas))
+    return after, derived
 
 
 def leave(user_id: int) -> list[Effect]:
@@ -197,103 +289,26 @@ def leave(user_id: int) -> list[Effect]:
     return [Withdraw(user_id)]
 
 
-def expire(state: UserState, now: float, timing: Timing = DEFAULT_TIMING) -> UserState:
-    """Drop devices whose lifetime has run out. Expiry does not move last_seen."""
-    interval = timing.status_min_interval
-    expired = [
-        k for k, d in state.devices.items() if d.expires_at is not None and d.expires_at <= now
-    ]
-    if not expired and all(at + interval > now for at in state.offline_at.values()):
-        return state  # the common step: nothing is due, nothing is copied
-    live = {k: d for k, d in state.devices.items() if k not in expired}
-    windows = dict(state.offline_at)
-    for key in expired:  # an expired device keeps its open window
-        status_at = state.devices[key].status_at
-        if status_at is not None:
-            windows[key] = max(windows.get(key, -math.inf), status_at)
-    windows = {k: at for k, at in windows.items() if at + interval > now} or NONE
-    return replace(state, devices=live or NONE, offline_at=windows)
-
-
-def set_status(
-    state: UserState, device_id: str, status: PresenceStatus, now: float, timing: Timing
-) -> UserState:
-    """An explicit status update. Raises RateLimited (and changes nothing) when too soon."""
-    devices = dict(state.devices)
-    if status is OFFLINE:
-        # Never limited; ends the device at once and opens its rate window.
-        devices.pop(device_id, None)
-        offline_at = {**state.offline_at, device_id: now}
-        return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
-    current = devices.get(device_id)
-    previous = max(
-        current.status_at if current is not None and current.status_at is not None else -math.inf,
-        state.offline_at.get(device_id, -math.inf),
-    )
-    ready_at = previous + timing.status_min_interval
-    if now < ready_at:
-        raise RateLimited(max(1, math.ceil(ready_at - now)))
-    offline_at = state.offline_at
-    if device_id in offline_at:
-        offline_at = {k: at for k, at in offline_at.items() if k != device_id} or NONE
-    has_socket = state.sockets.get(device_id, 0) > 0
-    expires_at = None if has_socket else now + timing.ttl(status)
-    devices[device_id] = Device(status, now, expires_at, status_at=now)
-    return replace(state, devices=devices, offline_at=offline_at, last_seen=now)
-
-
-def touch(state: UserState, device_id: str, now: float, timing: Timing) -> UserState:
-    """Activity extends a live device; a device with no live status stays absent."""
-    device = state.devices.get(device_id)
-    if device is None:
-        return state
-    has_socket = state.sockets.get(device_id, 0) > 0
-    expires_at = None if has_socket else now + timing.ttl(device.status)
-    device = replace(device, last_activity=now, expires_at=expires_at)
-    return replace(state, devices={**state.devices, device_id: device}, last_seen=now)
-
-
-def connect(state: UserState, device_id: str, now: float) -> UserState:
-    """A socket opens: the device lives while it is open, and comes online if it had no status."""
-    sockets = {**state.sockets, device_id: state.sockets.get(device_id, 0) + 1}
-    device = state.devices.get(device_id)
-    if device is None:
-        device = Device(ONLINE, now, None)
-    else:
-        device = replace(device, last_activity=now, expires_at=None)
-    devices = {**state.devices, device_id: device}
-    return replace(state, devices=devices, sockets=sockets, last_seen=now)
-
-
-def disconnect(state: UserState, device_id: str, now: float, timing: Timing) -> UserState:
-    """A socket closes (counts as activity); after the last one the device lives on a while."""
-    open_sockets = state.sockets.get(device_id, 0)
-    if open_sockets <= 0:
-        return state
-    sockets = dict(state.sockets)
-    if open_sockets == 1:
-        del sockets[device_id]
-    else:
-        sockets[device_id] = open_sockets - 1
-    sockets = sockets or NONE
-    device = state.devices.get(device_id)
-    if device is None:
-        return replace(state, sockets=sockets)
-    expires_at = None
-    if device_id not in sockets:
-        expires_at = now + timing.after_last_socket(device.status)
-    device = replace(device, last_activity=now, expires_at=expires_at)
-    devices = {**state.devices, device_id: device}
-    return replace(state, devices=devices, sockets=sockets, last_seen=now)
-
-
 def next_deadline(state: UserState, timing: Timing = DEFAULT_TIMING) -> float | None:
-    """When the next device expires or rate window closes (wall time); None if nothing is."""
-    deadlines = [d.expires_at for d in state.devices.values() if d.expires_at is not None]
-    deadlines.extend(at + timing.status_min_interval for at in state.offline_at.values())
-    return min(deadlines) if deadlines else None
+    """The next instant the replica changes by itself, after the last step: a device
+    without a socket expires, a dead device's rate window closes, or (in a cluster) a
+    write stops being kept against late copies. None when nothing is pending."""
+    replica, at, down = state.replica, state.at, state.down
+    keep = user_replica.kept_for(timing) if state.in_cluster else 0.0
+    deadlines = []
+    for device_id, fact in replica.devices.items():
+        if is_live(replica, device_id, at, down):
+            if open_sockets(replica, device_id, down) == 0:
+                deadlines.append(fact.expires_at)
+            continue
+        if fact.status_at is not None:
+            deadlines.append(fact.status_at + timing.status_min_interval)
+        deadlines.append(fact.stamp.time + keep)
+    deadlines.extend(fact.stamp.time + keep for fact in replica.sockets.values() if not fact.count)
+    due = [deadline for deadline in deadlines if deadline > at]
+    return min(due) if due else None
 
 
 def is_idle(state: UserState) -> bool:
-    """Nothing live and nothing pending: the actor may persist and stop."""
-    return not state.devices and not state.sockets and not state.offline_at
+    """Nothing live and nothing kept: the actor may stop (its record stays persisted)."""
+    return user_replica.is_empty(state.replica)

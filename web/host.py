@@ -16,6 +16,12 @@ of SPEC §5, done once the node listens.
 
 `drain` is the first half of a graceful shutdown: refuse new sockets and close the open
 ones with 1001, before hypercorn stops listening.
+
+With `redis_url` set the node joins the cluster (SPEC §13, docs/cluster.md): a
+`RedisBus`, a `ClusterNode` writing into the service's `cluster_sink` and a
+`ClusterLimiter` run in the same task as the service, the service is attached to them,
+and on stop the node says goodbye (bounded by `CLUSTER_LEAVE`) before the actors stop.
+Without it, nothing of the cluster is imported (coredis costs start-up time and memory).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from presence_actors import WallClock, open_presence
 from storage import StoreOptions, open_store
 
 from .auth import TokenVerifier
-from .config import Settings
+from .config import ConfigError, Settings
 from .demo import install_demo
 from .metrics import WebMetrics
 from .pump import SocketPump
@@ -40,6 +46,7 @@ from .session import REMOVED
 log = logging.getLogger("web")
 
 DRAIN_LINGER = 0.5  # seconds of REST with `Connection: close` before hypercorn stops listening
+CLUSTER_LEAVE = 1.0  # seconds for the pending delta and the goodbye to reach Redis at stop
 
 
 class ServiceHost:
@@ -49,8 +56,11 @@ class ServiceHost:
                  freeze_heap: bool = True) -> None:
         self.settings = settings
         self.verifier = TokenVerifier(settings)  # a ConfigError here stops create_app
+        self.redis_target = redis_target(settings)  # and here
         self.metrics = WebMetrics()
         self.service = None
+        self.cluster = None  # the ClusterNode, when redis_url is set
+        self.limiter = None  # its ClusterLimiter
         self.draining = trio.Event()
         self.sessions: dict[int, list] = {}  # user id -> open SocketSessions
         self.sockets = 0  # open sessions
@@ -72,6 +82,9 @@ class ServiceHost:
         self.measure_capacity()
         self.metrics.watch_core(self.service.statistics)
         self.metrics.watch("storage", self._store_statistics)
+        if self.cluster is not None:
+            self.metrics.watch("cluster", self.cluster.statistics)
+            self.metrics.watch("cluster_limits", self.limiter.statistics)
 
     async def _run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.wall = self._given_clock or WallClock()
@@ -87,6 +100,9 @@ class ServiceHost:
                     service = await stack.enter_async_context(
                         open_presence(store, timing=self.settings.timing(), clock=self.wall)
                     )
+                    if self.redis_target is not None:  # before anything can start an actor
+                        cluster = await stack.enter_async_context(trio.open_nursery())
+                        await self._join_cluster(service, cluster)
                     if self.settings.demo:
                         await install_demo(service)
                     service.on_user_removed(self.close_sessions_of)
@@ -94,9 +110,46 @@ class ServiceHost:
                     await pump.start(self.pump.run)
                     task_status.started(service)
                     await self._stop.wait()
+                    # This body runs inside the pump's (and the cluster's) cancel scope:
+                    # the goodbye goes out before either is cancelled.
+                    if self.cluster is not None:
+                        await self._leave_cluster(cluster)
                     pump.cancel_scope.cancel()
         finally:
             self._stopped.set()
+
+    async def _join_cluster(self, service, nursery: trio.Nursery) -> None:
+        """Start this node's bus, node loop and limiter in `nursery` and attach the service.
+        Returns once the bus made its first connection attempt, up or not: a node whose
+        Redis is down starts all the same (it serves what it holds and keeps retrying)."""
+        import os
+        import socket
+
+        from presence_actors.cluster import (
+            ClusterLimiter,
+            ClusterNode,
+            RedisBus,
+            new_node_id,
+        )
+
+        target = self.redis_target
+        bus = RedisBus(target, new_node_id())
+        info = f"{socket.gethostname()}:{os.getpid()}"
+        self.cluster = ClusterNode(bus, service.cluster_sink, self.settings.node_ttl, info)
+        self.limiter = ClusterLimiter(bus, self.settings.timing())
+        # Attached before the node runs: what peers say starts actors, and an actor's
+        # writes carry the node it started on.
+        service.attach_cluster(self.cluster, self.limiter)
+        await nursery.start(self.cluster.run)
+        log.info("cluster node %s on %s", bus.node, target.redacted())
+
+    async def _leave_cluster(self, nursery: trio.Nursery) -> None:
+        """Publish what is pending and say goodbye (peers drop this node at once rather
+        than after node_ttl), then stop the node loop; the actors stop after."""
+        try:
+            await self.cluster.leave(CLUSTER_LEAVE)
+        finally:
+            nursery.cancel_scope.cancel()
 
     async def stop(self) -> None:
         """Stop the actors and flush the store, within the shutdown timeout."""
@@ -140,26 +193,40 @@ class ServiceHost:
         return len(sessions)
 
     async def mark_offline(self) -> int:
-        """SPEC §5: on start, a single node marks every persisted non-offline status offline
-        (nobody is connected yet), keeping `last_seen`. Called once the node listens, so
-        a start that fails (port taken, bad key, bad database) writes nothing; never by
-        the CLI's other commands. A node of a cluster (`redis_url`) leaves it to the
-        cluster's start-up (docs/cluster.md), which knows the users live nodes hold; a
-        store without `mark_offline` (MemoryStore) holds nothing from earlier runs. A
-        database that cannot do it now is logged, not fatal: reads already show a user
-        who is not live as offline, whatever a stale row says. Returns the rows changed.
+        """SPEC §5 and §13: on start, mark offline every persisted non-offline status that
+        no live node holds, keeping `last_seen`. Called once the node listens, so a start
+        that fails (port taken, bad key, bad database) writes nothing; never by the CLI's
+        other commands.
+
+        A single node marks every one (nobody is connected yet). A node of a cluster first
+        waits to have joined (`wait_joined(2 * node_ttl / 3)`: the bus is up and every
+        other node sent its snapshot), then spares every user live in its replicas; if it
+        could not join (Redis down, a peer silent), it marks nothing and says so: reads
+        already show a user who is not live as offline whatever a stale row says, and each
+        user's owner persists their true state once the node learns it (docs/cluster.md).
+
+        A store without `mark_offline` (MemoryStore) holds nothing from earlier runs. A
+        database that cannot do it now is logged, not fatal. Returns the rows changed.
         """
         import storage
 
         store = self.service.store if self.service is not None else None
-        if self.settings.redis_url or not hasattr(store, "mark_offline"):
+        if not hasattr(store, "mark_offline"):
             return 0
+        live: frozenset[int] | set[int] = frozenset()
+        if self.cluster is not None:
+            if not await self.cluster.wait_joined(2 * self.settings.node_ttl / 3):
+                log.warning("statuses left by an earlier run not set offline: this node "
+                            "has not joined the cluster (Redis down or a node silent)")
+                return 0
+            live = self.service.live_user_ids()
         try:
-            changed = await store.mark_offline()
+            changed = await store.mark_offline(except_users=live)
         except storage.StoreUnavailable as error:
             log.warning("statuses left by an earlier run not set offline: %s", error)
             return 0
-        log.info("%d statuses left by an earlier run set offline", changed)
+        spared = f" ({len(live)} users live on the cluster spared)" if self.cluster else ""
+        log.info("%d statuses left by an earlier run set offline%s", changed, spared)
         return changed
 
     def measure_capacity(self) -> None:
@@ -215,15 +282,44 @@ class ServiceHost:
             self._socket_closed = None
 
     def ready(self) -> bool:
+        return not self.unready()
+
+    def unready(self) -> list[str]:
+        """What stops this node from answering requests: `actors` (not started, or
+        stopping), `store` (unreachable). Empty when ready."""
         service = self.service
-        if service is None or self._stop.is_set():
-            return False
-        return service.running and bool(service.store.ready())
+        if service is None or self._stop.is_set() or not service.running:
+            return ["actors"]
+        return [] if service.store.ready() else ["store"]
+
+    def degraded(self) -> list[str]:
+        """Dependencies that are down without making the node unready: `redis` (the node
+        answers from what it holds and limits per node; SPEC §13, docs/api.md)."""
+        if self.cluster is not None and not self.cluster.is_connected:
+            return ["redis"]
+        return []
 
     def _store_statistics(self):
         service = self.service
         statistics = getattr(service.store, "statistics", None) if service else None
         return statistics() if statistics is not None else None
+
+
+def redis_target(settings: Settings):
+    """The cluster's `RedisTarget`, or None for a single node (nothing of the cluster,
+    coredis included, is imported then).
+
+    Raises:
+        ConfigError: a malformed `redis_url`.
+    """
+    if not settings.redis_url:
+        return None
+    from presence_actors.cluster import parse_redis_url
+
+    try:
+        return parse_redis_url(settings.redis_url)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def socket_capacity(configured: int) -> int:

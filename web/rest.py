@@ -136,9 +136,15 @@ async def healthz() -> Response:
 @ops.get("/readyz")
 @hide
 async def readyz() -> Response:
-    if current_host().ready():
-        return json_response({"status": "ready"})
-    return json_response({"detail": "not ready"}, 503)
+    """200 while this node can answer requests; `down` names what is down all the same
+    (Redis: the node answers from what it holds). 503 names what it cannot do without."""
+    host = current_host()
+    unready, degraded = host.unready(), host.degraded()
+    if unready:
+        return json_response({"detail": "not ready", "down": unready + degraded}, 503)
+    if degraded:
+        return json_response({"status": "degraded", "down": degraded})
+    return json_response({"status": "ready"})
 
 
 @ops.get("/metrics")

@@ -97,9 +97,14 @@ def _store_setting(settings: Settings) -> str:
     return f"PRESENCE_DATABASE_URL (default: SQLite in PRESENCE_DATA_DIR={settings.data_dir})"
 
 
-async def serve(settings: Settings, on_listening: Callable[[str], None]) -> None:
-    """Run until SIGINT or SIGTERM; `on_listening(url)` once the socket is bound and the
-    service is up.
+async def serve(settings: Settings, on_listening: Callable[[str], None], *,
+                listener: socket.socket | None = None,
+                shutdown: trio.Event | None = None) -> None:
+    """Run until SIGINT or SIGTERM (or `shutdown` is set); `on_listening(url)` once the
+    socket is bound, the service is up and the start-up write is done.
+
+    `listener`: a socket already bound (a worker of `serve --workers` gets its own from
+    the parent, web/workers.py); otherwise step 2 binds host:port here.
 
     Raises:
         StartupError: inside an ExceptionGroup (trio's nurseries), for a failed start.
@@ -110,21 +115,30 @@ async def serve(settings: Settings, on_listening: Callable[[str], None]) -> None
         app = create_app(settings)
     except ConfigError as error:
         raise StartupError(str(error)) from None
-    listener = bind_listener(settings)
-    shutdown = trio.Event()
+    if listener is None:
+        listener = bind_listener(settings)
+    if shutdown is None:
+        shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         await start_service(host_of(app), nursery, settings)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             urls = await nursery.start(_serve_then_stop, app, settings, shutdown, listener)
             # Listening and serving: the point after which start-up may write (SPEC §5).
+            # A cluster node first waits to have joined (web/host.py, docs/cluster.md).
             await host_of(app).mark_offline()
             on_listening(urls[0])
-            async for signum in signals:
-                log.info("%s: closing sockets, flushing, stopping",
-                         signal.Signals(signum).name)
-                shutdown.set()
-                break
+            async with trio.open_nursery() as waiting:
+                waiting.start_soon(_until_signal, signals, shutdown)
+                await shutdown.wait()
+                waiting.cancel_scope.cancel()
     log.info("stopped")
+
+
+async def _until_signal(signals, shutdown: trio.Event) -> None:
+    async for signum in signals:
+        log.info("%s: closing sockets, flushing, stopping", signal.Signals(signum).name)
+        shutdown.set()
+        return
 
 
 async def _serve_then_stop(app, settings: Settings, shutdown: trio.Event,

@@ -124,13 +124,16 @@ async def _supervise(settings: Settings, listeners: list[socket.socket]) -> int:
     workers = [Worker(i, listener) for i, listener in enumerate(listeners)]
     host, port = listeners[0].getsockname()[:2]
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        failed: BaseException | None = None
         try:
             with trio.fail_after(START_TIMEOUT):
                 async with trio.open_nursery() as nursery:
                     for worker in workers:
                         nursery.start_soon(_start, settings, worker)
-        except (trio.TooSlowError, ChildProcessError) as error:
-            log.error("a worker failed to start: %s", error)
+        except* (trio.TooSlowError, ChildProcessError) as group:  # the nursery groups them
+            failed = group.exceptions[0]
+        if failed is not None:
+            log.error("a worker failed to start: %s", failed)
             await _stop_all(workers, settings)
             return 1
         print(
@@ -246,7 +249,10 @@ def _close_lifeline(worker: Worker) -> None:
 
 
 def worker_main() -> None:
-    """Entry point of one worker process (`python -m web.workers`)."""
+    """Entry point of one worker process (`python -m web.workers`). A start that fails is
+    one line on stderr and exit 1 (the parent then stops the others, see `_supervise`)."""
+    from .startup import StartupError
+
     spec = json.loads(os.environ.pop(SPEC_ENV))
     settings = Settings(**spec["settings"])
     logging.basicConfig(
@@ -254,33 +260,34 @@ def worker_main() -> None:
         stream=sys.stderr,
         format=f"%(asctime)s %(levelname)s worker-{spec['index']} %(name)s: %(message)s",
     )
-    trio.run(_serve_worker, settings, spec["ready_fd"], spec["lifeline_fd"])
+    try:
+        trio.run(_serve_worker, settings, spec["ready_fd"], spec["lifeline_fd"])
+    except (StartupError, BaseExceptionGroup) as error:
+        failed = error
+        while isinstance(failed, BaseExceptionGroup) and len(failed.exceptions) == 1:
+            failed = failed.exceptions[0]
+        if not isinstance(failed, StartupError):
+            raise
+        print(f"Error: worker {spec['index']}: {failed}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 async def _serve_worker(settings: Settings, ready_fd: int, lifeline_fd: int) -> None:
-    from .app import create_app
-    from .server import serve as run_server
+    """The same start as `serve` (web/startup.py: keys, store within startup_timeout, the
+    joined cluster start-up), on the socket the parent bound; ready once listening."""
+    from .startup import serve
 
-    app = create_app(settings)
+    listener = socket.socket(fileno=settings.listen_fd)
     shutdown = trio.Event()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(run_server, app, settings, shutdown)
-            os.write(ready_fd, b"ready\n")
-            os.close(ready_fd)
-            async with trio.open_nursery() as watchers:
-                watchers.start_soon(_until_signal, signals, shutdown)
-                watchers.start_soon(_until_parent_gone, lifeline_fd, shutdown)
-                await shutdown.wait()
-                watchers.cancel_scope.cancel()
-    log.info("stopped")
 
+    def listening(url: str) -> None:
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
 
-async def _until_signal(signals, shutdown: trio.Event) -> None:
-    async for signum in signals:
-        log.info("%s: closing sockets, flushing, stopping", signal.Signals(signum).name)
-        shutdown.set()
-        return
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_until_parent_gone, lifeline_fd, shutdown)
+        await serve(settings, listening, listener=listener, shutdown=shutdown)
+        nursery.cancel_scope.cancel()
 
 
 async def _until_parent_gone(lifeline_fd: int, shutdown: trio.Event) -> None:

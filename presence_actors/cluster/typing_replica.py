@@ -79,13 +79,17 @@ def next_deadline(
     return min(deadlines) if deadlines else None
 
 
-def prune(replica: ConversationReplica, now: float, timing: Timing) -> ConversationReplica:
-    """Forget typers that stopped or expired long enough ago that no older write they
-    replaced can still be typing (an older write expired before this one did)."""
+def prune(
+    replica: ConversationReplica, now: float, timing: Timing, keep: float | None = None
+) -> ConversationReplica:
+    """Forget typers that stopped or expired long enough ago (`keep`, default the typing
+    TTL) that no older write they replaced can still be typing (an older write expired
+    before this one did). A cluster of one receives no late copies: `keep=0`."""
+    keep = timing.typing_ttl if keep is None else keep
     kept = {
         user_id: fact
         for user_id, fact in replica.typers.items()
-        if fact.stamp.time + timing.typing_ttl > now
+        if fact.stamp.time + keep > now
         or (fact.expires_at is not None and fact.expires_at > now)
     }
     if len(kept) == len(replica.typers):

@@ -191,16 +191,21 @@ def restate(replica: UserReplica, node: str, restated: UserReplica) -> UserRepli
 
 
 def prune(
-    replica: UserReplica, now: float, timing: Timing, down: frozenset[str] = NO_NODES
+    replica: UserReplica,
+    now: float,
+    timing: Timing,
+    down: frozenset[str] = NO_NODES,
+    keep: float | None = None,
 ) -> UserReplica:
     """Drop facts that can no longer change what any node sees.
 
     A dead device's write is kept while a socket is open for it (a posted-offline device
-    with an open socket must stay offline), while its rate window is open, and until every
-    write it replaced has surely expired (`stamp.time` + the longest TTL), so a late copy
-    of an older write cannot bring the device back.
+    with an open socket must stay offline), while its rate window is open, and for `keep`
+    seconds after it was written (default `kept_for(timing)`: until every write it replaced
+    has surely expired), so a late copy of an older write cannot bring the device back. A
+    cluster of one receives no late copies: it passes `keep=0`.
     """
-    horizon = now - max(timing.online_ttl, timing.away_ttl, timing.status_min_interval)
+    horizon = now - (kept_for(timing) if keep is None else keep)
     held = {device for (device, _), fact in replica.sockets.items() if fact.count > 0}
     devices = {
         device_id: fact
@@ -218,6 +223,11 @@ def prune(
     if len(devices) == len(replica.devices) and len(sockets) == len(replica.sockets):
         return replica
     return UserReplica(replica.user_id, devices or NO_FACTS, sockets or NO_FACTS, replica.last_seen)
+
+
+def kept_for(timing: Timing) -> float:
+    """How long a write that no longer keeps anything alive is kept against late copies."""
+    return max(timing.online_ttl, timing.away_ttl, timing.status_min_interval)
 
 
 def own_facts(replica: UserReplica, node: str) -> UserReplica:

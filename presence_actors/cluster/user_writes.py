@@ -30,8 +30,10 @@ def set_status(
     now: float,
     timing: Timing,
     down: frozenset[str] = NO_NODES,
+    admitted: bool | None = None,
 ) -> UserReplica:
     """An explicit status update. `offline` is never limited but opens the window.
+    `admitted=True`: the cluster's limiter already admitted it (no local check).
 
     Raises:
         RateLimited: the device's last accepted update is less than the minimum interval
@@ -43,7 +45,7 @@ def set_status(
         return _device(replica, device_id, DeviceFact(stamp, OFFLINE, now, now, now), now)
     opened = fact.status_at if fact is not None and fact.status_at is not None else -math.inf
     ready_at = opened + timing.status_min_interval
-    if now < ready_at:
+    if now < ready_at and not admitted:
         raise RateLimited(max(1, math.ceil(ready_at - now)))
     written = DeviceFact(stamp, status, now, now + timing.ttl(status), now)
     return _device(replica, device_id, written, now)

@@ -69,8 +69,8 @@ def cluster_write(replica, node, op, device, status, now):
 
 
 def single_view(state, now):
-    live = user_rules.expire(state, now, TIMING)
-    return {k: d.status for k, d in live.devices.items()}, live.status, live.last_seen
+    state, _ = user_rules.apply(state, user_rules.Expire(), now, TIMING)
+    return user_rules.live_devices(state, now), state.status, state.last_seen
 
 
 def cluster_view(replica, now):
@@ -148,8 +148,8 @@ def test_typing_over_three_nodes_is_typing_on_one(ops):
     replicas = dict.fromkeys(NODES, ConversationReplica(10))
     for step, node, user_id, is_typing in ops:
         now += step
-        single, _ = conversation_rules.expire(single, now, TIMING)
-        single, _ = conversation_rules.set_typing(single, user_id, is_typing, now, TIMING)
+        typing = conversation_rules.SetTyping(user_id, is_typing, admitted=True)  # no bucket
+        single, _ = conversation_rules.apply(single, typing, now, TIMING)
         delta = typing_replica.set_typing(replicas[node], node, user_id, is_typing, now, TIMING)
         replicas = {n: typing_replica.merge(r, delta) for n, r in replicas.items()}
         for replica in replicas.values():

@@ -72,6 +72,18 @@ def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path, redis_target
     assert result.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+def test_a_worker_whose_store_cannot_open_fails_the_start_in_one_line(tmp_path, redis_target):
+    """Workers start the way `serve` does (web/startup.py): a store that cannot be opened
+    is one line naming the setting, and the parent stops the others and exits 1."""
+    env = {"PRESENCE_REDIS_URL": f"{redis_target.url}?prefix={redis_target.prefix}"}
+    result = run_cli("--workers", "2", "--port", str(free_port()), "--database-url",
+                     "postgresql://postgres@127.0.0.1:1/none", "--startup-timeout", "5",
+                     env=env, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "Error: worker" in result.stderr and "PRESENCE_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 class Served:
     """`serve --workers 2` running in the background."""
 

@@ -60,13 +60,24 @@ USER_SCRIPTS = st.builds(
 )
 
 
-def live_devices(state: user_rules.UserState, now: float) -> dict:
-    """SPEC §5: a device lives while it has an open socket, else until its expiry."""
+def held(state: user_rules.UserState) -> set[str]:
+    """Devices with a socket open on a node that is not down."""
     return {
-        key: device
-        for key, device in state.devices.items()
-        if state.sockets.get(key, 0) > 0
-        or (device.expires_at is not None and device.expires_at > now)
+        device
+        for (device, node), fact in state.replica.sockets.items()
+        if fact.count > 0 and node not in state.down
+    }
+
+
+def live_devices(state: user_rules.UserState, now: float) -> dict:
+    """SPEC §5: a device lives while it has an open socket, else until its expiry (a device
+    posted offline is a tombstone: never live)."""
+    sockets = held(state)
+    return {
+        key: fact
+        for key, fact in state.replica.devices.items()
+        if fact.status is not OFFLINE
+        and (key in sockets or (fact.stamp.node not in state.down and fact.expires_at > now))
     }
 
 
@@ -169,28 +180,24 @@ def test_last_seen_never_decreases_and_expiry_never_moves_it(script):
 @given(USER_SCRIPTS)
 def test_last_seen_is_at_least_every_live_device_activity(script):
     for _, _, now, after, _ in replay_user(script):
-        for device in after.devices.values():
+        for device in live_devices(after, now).values():
             assert device.last_activity <= after.last_seen <= now
 
 
 @RULES
 @given(USER_SCRIPTS)
-def test_a_device_has_an_expiry_exactly_when_it_has_no_socket(script):
+def test_a_live_device_without_a_socket_expires_after_now(script):
     for _, _, now, after, _ in replay_user(script):
-        for key, device in after.devices.items():
-            has_socket = after.sockets.get(key, 0) > 0
-            assert (device.expires_at is None) == has_socket
-            if not has_socket:
+        for key, device in live_devices(after, now).items():
+            if key not in held(after):
                 assert device.expires_at > now
 
 
 @RULES
 @given(USER_SCRIPTS)
 def test_a_socketless_device_lives_its_ttl_or_its_grace_after_its_last_activity(script):
-    for _, _, _, after, _ in replay_user(script):
-        for device in after.devices.values():
-            if device.expires_at is None:
-                continue
+    for _, _, now, after, _ in replay_user(script):
+        for device in live_devices(after, now).values():
             lifetime = device.expires_at - device.last_activity
             allowed = {TIMING.ttl(device.status), TIMING.after_last_socket(device.status)}
             assert any(abs(lifetime - expected) < EPSILON for expected in allowed)
@@ -204,8 +211,9 @@ def test_no_device_outlives_its_expiry(script):
         assert deadline > now
         state, _ = user_rules.apply(state, user_rules.Expire(), deadline, TIMING)
         now = deadline
-        assert all(d.expires_at is None or d.expires_at > now for d in state.devices.values())
-    assert set(state.devices) <= {key for key, count in state.sockets.items() if count > 0}
+        live = live_devices(state, now).items()
+        assert all(d.expires_at > now for key, d in live if key not in held(state))
+    assert set(live_devices(state, now)) <= held(state)
 
 
 @RULES
@@ -357,6 +365,8 @@ def test_accepted_requests_in_any_window_never_exceed_burst_plus_rate_times_wind
 
 # The rules and every module they import: no trio, no I/O, no clock.
 PURE = ("user_rules", "conversation_rules", "messages", "model", "timing", "errors")
+# The replicas and their writes, which the rules are made of (presence_actors/cluster/).
+PURE_CLUSTER = ("user_replica", "user_writes", "typing_replica", "stamp")
 STDLIB = {"__future__", "collections", "dataclasses", "datetime", "enum", "math", "types", "typing"}
 
 
@@ -371,6 +381,8 @@ def runtime_imports(module: str) -> set[str]:
         for node in ast.walk(statement):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level and node.module == "cluster":
+                names.update(f".cluster.{alias.name}" for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
                 names.add(f".{node.module}" if node.level else node.module.split(".")[0])
     return names
@@ -379,5 +391,9 @@ def runtime_imports(module: str) -> set[str]:
 def test_the_rules_import_no_trio_and_no_io():
     # STYLE rule 1: state and a message in, state and effects out; `now` is an argument.
     allowed = STDLIB | {f".{module}" for module in PURE}
+    allowed |= {f".cluster.{module}" for module in PURE_CLUSTER}
     for module in PURE:
         assert runtime_imports(module) <= allowed, module
+    in_cluster = STDLIB | {f".{module}" for module in (*PURE, *PURE_CLUSTER)}
+    for module in PURE_CLUSTER:
+        assert runtime_imports(f"cluster/{module}") <= in_cluster, module

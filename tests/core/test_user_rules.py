@@ -23,6 +23,7 @@ from presence_actors.user_rules import (
     apply,
     is_idle,
     leave,
+    live_devices,
     new_user,
     next_deadline,
 )
@@ -177,7 +178,7 @@ def test_offline_on_one_device_while_another_is_online_keeps_online_without_push
 def test_offline_on_one_device_removes_that_device_at_once():
     state = run((0, SetStatus("laptop", ONLINE)), (1, SetStatus("phone", ONLINE)))
     state, _ = step(state, SetStatus("phone", OFFLINE), T0 + 2)
-    assert set(state.devices) == {"laptop"}
+    assert set(live_devices(state, state.at)) == {"laptop"}
 
 
 def test_offline_on_the_last_device_pushes_offline():
@@ -283,7 +284,7 @@ def test_touch_from_a_device_with_no_live_status_changes_nothing():
 def test_expiry_of_one_device_drops_the_aggregate_to_the_remaining_device():
     state = run((0, SetStatus("phone", ONLINE)), (1, SetStatus("laptop", AWAY)))
     state, effects = step(state, Expire(), T0 + 60)
-    assert set(state.devices) == {"laptop"}
+    assert set(live_devices(state, state.at)) == {"laptop"}
     assert pushed(effects) == [AWAY]
 
 
@@ -310,7 +311,7 @@ def test_a_late_message_first_expires_what_was_due():
     state = run((0, SetStatus("laptop", ONLINE)))
     state, _ = step(state, SetStatus("phone", AWAY), T0 + 61)
     assert state.status is AWAY
-    assert set(state.devices) == {"phone"}
+    assert set(live_devices(state, state.at)) == {"phone"}
 
 
 # --- sockets -----------------------------------------------------------------------------
@@ -462,7 +463,7 @@ def test_rate_limit_is_per_device():
     state = run((0, SetStatus("laptop", ONLINE)))
     state, effects = step(state, SetStatus("phone", AWAY), T0 + 1)
     assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 1)]
-    assert set(state.devices) == {"laptop", "phone"}
+    assert set(live_devices(state, state.at)) == {"laptop", "phone"}
 
 
 def test_offline_is_never_rate_limited():

@@ -11,7 +11,7 @@ from presence_actors import Timing, conversation_rules, user_actor
 
 from .examples import test_away_ttl, test_checklist, test_first
 
-SET_TYPING = conversation_rules.set_typing
+WRITE_TYPING = conversation_rules.write
 BROKEN = {
     "away devices live the online TTL": (
         Timing, "ttl", lambda self, status: self.online_ttl,
@@ -20,8 +20,8 @@ BROKEN = {
         Timing, "ttl", lambda self, status: 1e9,
         test_first.test_ada_goes_offline_60_seconds_after_her_last_heartbeat),
     "typing lives an hour": (
-        conversation_rules, "set_typing",
-        lambda state, user, typing, now, timing: SET_TYPING(
+        conversation_rules, "write",
+        lambda state, user, typing, now, timing: WRITE_TYPING(
             state, user, typing, now, replace(timing, typing_ttl=3600)),
         test_checklist.test_typing_indicators_auto_expire_after_timeout),
     "no disconnect grace": (

@@ -262,7 +262,8 @@ async def test_readyz_is_503_when_the_store_is_unreachable(server):
     server.store.ready = lambda: False
     async with server.client(None) as anonymous:
         response = await anonymous.get("/readyz")
-        assert response.status_code == 503 and response.json() == {"detail": "not ready"}
+        assert response.status_code == 503
+        assert response.json() == {"detail": "not ready", "down": ["store"]}
 
 
 async def test_regression_an_unread_request_body_does_not_stall_the_next_request(server):
