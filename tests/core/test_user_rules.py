@@ -274,11 +274,24 @@ def test_touch_moves_last_seen_without_push():
     assert pushed(effects) == []
 
 
-def test_touch_from_a_device_with_no_live_status_changes_nothing():
-    before = new_user(USER, last_seen=T0 - 10)
-    state, effects = step(before, Touch("phone"), T0)
-    assert state == before
-    assert effects == []
+def test_touch_from_a_device_with_no_live_status_makes_it_online():
+    # Issue 8 item 6: typing (or any activity) with no live device showed "offline and
+    # typing" without moving last_seen; activity is activity of that device (SPEC §5).
+    state, effects = step(new_user(USER, last_seen=T0 - 10), Touch("phone"), T0)
+    assert set(live_devices(state, T0)) == {"phone"}
+    assert pushed(effects) == [ONLINE]
+    assert state.last_seen == T0
+
+
+def test_touch_brings_back_a_device_posted_offline():
+    state = run((0, SetStatus("phone", ONLINE)), (1, SetStatus("phone", OFFLINE)))
+    state, effects = step(state, Touch("phone"), T0 + 2)
+    assert pushed(effects) == [ONLINE]
+
+
+def test_a_device_brought_online_by_activity_lives_the_online_ttl():
+    state, _ = step(new_user(USER), Touch("phone"), T0)
+    assert next_deadline(state) == T0 + 60
 
 
 def test_expiry_of_one_device_drops_the_aggregate_to_the_remaining_device():
