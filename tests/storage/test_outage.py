@@ -90,9 +90,14 @@ async def test_postgres_outage_behind_a_proxy_loses_nothing(postgres_url):
 
 
 # Short deadlines so the blackhole test takes seconds: what is checked is that each wait
-# ends at its own deadline, not at the end of the outage.
+# ends at its own deadline, not at the end of the outage. No idle health check: the test
+# needs the interval flush to be the first thing to enter the blackhole. With FAST's 0.1 s
+# health_interval, a node running late (the reads before the freeze took > 50 ms) had the
+# health check due first; it timed out, the store went DOWN, and a DOWN store only probes,
+# so the flush the test waits for never started.
 BLACKHOLE = dataclasses.replace(
     FAST,
+    health_interval=3600.0,
     operation_timeout=2.0,
     read_timeout=0.5,
     stall_timeout=1.0,
