@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import machine, report
+from . import f6_cluster, machine, report
 from .scenarios import (
     Context,
     Row,
@@ -29,11 +29,14 @@ SCENARIOS = {
     "F3": f3_idle.run,
     "F4": f4_storage.run,
     "F5": f5_actors.run,
+    "F6": f6_cluster.run,
     "F7": f7_soak.run,
 }
 NAMES = {"F1": "F1 fan-out", "F2": "F2 realistic mix", "F3": "F3 idle sockets",
-         "F4": "F4 storage", "F5": "F5 actors", "F7": "F7 soak"}
+         "F4": "F4 storage", "F5": "F5 actors", "F6": "F6 cluster",
+         "F7": "F7 soak"}
 FULL = "F1,F2,F3,F4,F5"  # F7 takes 30 minutes: only with --soak (or --quick, in seconds)
+# F6 (two nodes on Redis) only when named: --scenario F6
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,16 @@ class Registry:
         ]
         return min(deadlines, default=None)
 
+    def keys(self, kind: str) -> set[int]:
+        """The keys of the live actors of this kind (a copy: safe to send while iterating)."""
+        return set(self._live[kind])
+
+    def states(self, kind: str) -> list:
+        """The state each live actor of this kind was left in by its last step (actors that
+        have not finished starting are left out). Immutable values: reading them takes
+        nothing from the actors."""
+        return [b.last_state for b in self._live[kind].values() if b.last_state is not None]
+
     def count(self, kind: str) -> int:
         return len(self._live[kind])
 

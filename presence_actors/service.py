@@ -11,21 +11,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from . import conversation_rules, user_rules
 from .actor import CONVERSATION, USER
 from .clock import WallClock
-from .cluster import ClusterLimiter, ClusterNode
+from .cluster import ClusterNode
 from .cluster_sink import ActorSink
 from .context import ActorContext
 from .conversation_actor import ConversationActor
 from .directory import Directory
 from .directory_cache import DirectoryCache
 from .directory_pushes import DirectoryPushes
-from .errors import NotFound, RateLimited
+from .errors import NotFound, RateLimited, TooManySockets
 from .mailbox import ReplySlot
 from .model import PresenceRecord, PresenceStatus, PresenceView
 from .ports import PresenceStore
@@ -35,6 +35,9 @@ from .subscriptions import Subscription, open_subscription
 from .supervisor import open_supervisor
 from .timing import Timing
 from .user_actor import UserActor
+
+if TYPE_CHECKING:  # the Redis parts: a single node never imports coredis
+    from .cluster import ClusterLimiter, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +98,17 @@ class PresenceService:
         """Join a cluster: from now on writes are replicated through `node`, only the owner
         of a user persists it, and the limits ask `limiter` first (docs/cluster.md). Before
         this call the service is a cluster of one. `node` must have been made with
-        `cluster_sink` as its sink."""
-        self.cluster = node
+        `cluster_sink` as its sink, and no actor may be running yet (call it before the
+        node listens): an actor's writes are stamped with the node it started on.
+
+        Raises:
+            RuntimeError: actors are already running.
+        """
+        registry = self.registry
+        if registry.count(USER) or registry.count(CONVERSATION):
+            raise RuntimeError("attach_cluster must come before the first actor starts")
+        self.cluster = self.context.cluster = node
+        self.context.node = node.node
         self.limiter = limiter
 
     def live_user_ids(self) -> set[int]:
@@ -116,7 +128,13 @@ class PresenceService:
             RateLimited: less than `status_min_interval` after this device's last post.
             ActorUnavailable: the user's actor is overloaded, failing or shutting down.
         """
-        return await self._ask(USER, user_id, lambda r: user_rules.SetStatus(device_id, status, r))
+        admitted = None
+        if self.limiter is not None:
+            offline = status is PresenceStatus.OFFLINE
+            admitted = self._admit(await self.limiter.admit_status(user_id, device_id, offline))
+        return await self._ask(
+            USER, user_id, lambda r: user_rules.SetStatus(device_id, status, r, admitted)
+        )
 
     async def touch(self, user_id: int, device_id: str) -> None:
         """Activity on a device (a typing POST, a WebSocket frame). A user with no live actor
@@ -172,14 +190,31 @@ class PresenceService:
         )
         if not participant:
             raise NotFound(f"conversation {conversation_id} not found")
+        admitted = None
+        if self.limiter is not None:
+            admitted = self._admit(await self.limiter.admit_typing(user_id, conversation_id))
         result = await self._ask(
             CONVERSATION,
             conversation_id,
-            lambda r: conversation_rules.SetTyping(user_id, is_typing, r),
+            lambda r: conversation_rules.SetTyping(user_id, is_typing, r, admitted),
         )
         if device_id is not None:
             await self.touch(user_id, device_id)
         return result
+
+    def _admit(self, verdict: Verdict | None) -> bool | None:
+        """The cluster limiter's verdict as the rules take it: True (admitted cluster-wide,
+        no local check), None (Redis did not answer in time: the local rule decides).
+
+        Raises:
+            RateLimited: refused cluster-wide (nothing is sent to the actor).
+        """
+        if verdict is None:
+            return None
+        if not verdict.admitted:
+            self.context.counters.rate_limited += 1
+            raise RateLimited(verdict.retry_after)
+        return True
 
     async def _ask(self, kind: str, key: int, make: Callable[[ReplySlot], Any]) -> Any:
         """`Registry.ask`, counting the rate-limited answers for the statistics."""
@@ -203,7 +238,27 @@ class PresenceService:
             ActorUnavailable: the user's actor is overloaded, failing, shutting down or
                 did not answer in time.
         """
-        return open_subscription(self.registry, user_id, device_id)
+        if self.limiter is None or self.cluster is None:
+            return open_subscription(self.registry, user_id, device_id)
+        return self._subscribe_counted(user_id, device_id)
+
+    @asynccontextmanager
+    async def _subscribe_counted(self, user_id: int, device_id: str) -> AsyncIterator[Subscription]:
+        """A subscription counted against the cluster-wide socket cap (one bounded Redis
+        call each way; Redis not answering leaves the cap to this node)."""
+        limiter, cluster = self.limiter, self.cluster
+        assert limiter is not None and cluster is not None
+        verdict = await limiter.admit_socket(user_id, cluster.live_nodes())
+        if verdict is not None and not verdict.admitted:
+            self.context.counters.rate_limited += 1
+            raise TooManySockets(f"user {user_id} has too many open connections")
+        try:
+            async with open_subscription(self.registry, user_id, device_id) as subscription:
+                yield subscription
+        finally:
+            if verdict is not None:
+                with trio.CancelScope(shield=True):
+                    await limiter.release_socket(user_id)
 
     # --- health --------------------------------------------------------------------------
 

@@ -31,12 +31,17 @@ class UserActor(ActorShell):
         if self.last_state is not None:
             return self.last_state
         context, user_id = self.context, self.key
-        previous = context.board.get(user_id)
+        previous = announced = context.board.get(user_id)
         if previous is None:
             stored = await context.store.load_presence([user_id])
             previous = stored.get(user_id)
+            # Alone, this node wrote the stored status and may have pushed it; in a cluster
+            # other nodes write it, and this node's watchers saw the user offline (reads
+            # show a user not on the board offline): announcing from it would push (and
+            # end typing) for a user whose writes this actor has not merged yet.
+            announced = previous if context.cluster is None else None
         last_seen = previous.last_seen if previous else None
-        announced = previous.status if previous else PresenceStatus.OFFLINE
+        announced = announced.status if announced else PresenceStatus.OFFLINE
         state = rules.new_user(user_id, last_seen, announced, context.node, context.down)
         # Sessions that outlived a predecessor; those whose Connect waits in this actor's
         # own mailbox are counted by that message instead (subscriptions.py).

@@ -3,6 +3,8 @@ middleware, so the app object stays the Quart app for tests and the hypercorn CL
 
 - WebSocket `/api/presence/subscribe` is served here, as raw ASGI (web/subscribe.py),
   when hypercorn's read loop did not take it directly (`route.direct`).
+- The two hot POSTs, status and typing, are answered here too (web/direct_post.py):
+  Quart's per-request machinery cost more than their handlers.
 - A plain HTTP request to that path gets 426 Upgrade Required (405 for other methods),
   not Quart's 404.
 - While the node drains, every HTTP response says `Connection: close`, so keep-alive
@@ -13,6 +15,7 @@ Everything else goes to Quart unchanged.
 
 from __future__ import annotations
 
+from .direct_post import DirectPost, route_of
 from .errors import error_response
 from .subscribe import PATH, SubscribeRoute
 
@@ -22,6 +25,7 @@ class AsgiFront:
         self.app = quart_asgi_app
         self.host = host
         self.route = SubscribeRoute(host)
+        self.post = DirectPost(host)
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
@@ -29,6 +33,9 @@ class AsgiFront:
             await self.route(scope, receive, send)
         elif kind == "http" and scope.get("path") == PATH:
             await _upgrade_required(scope, send)
+        elif kind == "http" and (rule := route_of(scope)) is not None:
+            draining = self.host.draining.is_set()
+            await self.post(rule, scope, receive, _closing(send) if draining else send)
         elif kind == "http" and self.host.draining.is_set():
             await self.app(scope, receive, _closing(send))
         else:

@@ -5,6 +5,12 @@ and the shape of `sub`. Whether `sub` names a user in the directory is the secon
 `authenticate`, which asks the service (refreshing the directory once on a miss, so a
 user imported a moment ago gets in).
 
+A token that verified is remembered (`REMEMBERED` of them, the oldest forgotten first), so
+the next request with it only has its times checked again: everything else `verify` checks
+depends on the token and the fixed keys alone, not on the time, and decoding and the HMAC
+were 10-15 % of a status POST's CPU (py-spy, docs/benchmarks.md). A token that failed is
+not remembered: it costs the full check every time, as before.
+
 Algorithm confusion is closed by construction: the token's header must name one of the
 configured algorithms, and the key comes from the family of that algorithm (`web.keys`) —
 the HMAC secret only ever verifies HS*, a public key only its own family. `none` is never
@@ -29,6 +35,7 @@ from .schemas import MAX_ID, device_issue, id_from_text
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _NUMERIC_DATES = ("exp", "nbf", "iat")
+REMEMBERED = 4096  # verified tokens kept (~0.4 KB each: 1.6 MB at most)
 
 
 class AuthError(Exception):
@@ -60,6 +67,7 @@ class TokenVerifier:
         self.issuer = settings.jwt_issuer
         self.leeway = settings.jwt_leeway
         self._keys = verification_keys(settings)
+        self._verified: dict[str, tuple[dict, Identity]] = {}  # token -> (times, identity)
         self._options = {
             "require": ["exp", "sub"],
             "verify_aud": self.audience is not None,
@@ -81,6 +89,21 @@ class TokenVerifier:
         Raises:
             AuthError: anything wrong with the token (401), never another exception.
         """
+        now = time.time() if now is None else now
+        known = self._verified.get(token)
+        if known is not None:
+            times, identity = known
+            _check_times(times, now, self.leeway)
+            return identity
+        times, identity = self._verify(token, now)
+        verified = self._verified
+        if len(verified) >= REMEMBERED:
+            del verified[next(iter(verified))]
+        verified[token] = times, identity
+        return identity
+
+    def _verify(self, token: str, now: float) -> tuple[dict, Identity]:
+        """Every check, in order; the time claims and the identity."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -95,8 +118,9 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise AuthError(f"Invalid token: {error}") from None
         _check_numeric_dates(claims)
-        _check_times(claims, time.time() if now is None else now, self.leeway)
-        return Identity(_user_id(claims.get("sub")), claims.get("sid"), float(claims["exp"]))
+        _check_times(claims, now, self.leeway)
+        identity = Identity(_user_id(claims.get("sub")), claims.get("sid"), float(claims["exp"]))
+        return {name: claims[name] for name in _NUMERIC_DATES if name in claims}, identity
 
 
 def _check_numeric_dates(claims: dict) -> None:

@@ -100,12 +100,12 @@ class ServiceHost:
                     service = await stack.enter_async_context(
                         open_presence(store, timing=self.settings.timing(), clock=self.wall)
                     )
+                    if self.redis_target is not None:  # before anything can start an actor
+                        cluster = await stack.enter_async_context(trio.open_nursery())
+                        await self._join_cluster(service, cluster)
                     if self.settings.demo:
                         await install_demo(service)
                     service.on_user_removed(self.close_sessions_of)
-                    if self.redis_target is not None:
-                        cluster = await stack.enter_async_context(trio.open_nursery())
-                        await self._join_cluster(service, cluster)
                     pump = await stack.enter_async_context(trio.open_nursery())
                     await pump.start(self.pump.run)
                     task_status.started(service)
@@ -137,8 +137,10 @@ class ServiceHost:
         info = f"{socket.gethostname()}:{os.getpid()}"
         self.cluster = ClusterNode(bus, service.cluster_sink, self.settings.node_ttl, info)
         self.limiter = ClusterLimiter(bus, self.settings.timing())
-        await nursery.start(self.cluster.run)
+        # Attached before the node runs: what peers say starts actors, and an actor's
+        # writes carry the node it started on.
         service.attach_cluster(self.cluster, self.limiter)
+        await nursery.start(self.cluster.run)
         log.info("cluster node %s on %s", bus.node, target.redacted())
 
     async def _leave_cluster(self, nursery: trio.Nursery) -> None:

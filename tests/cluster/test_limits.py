@@ -20,7 +20,7 @@ TIMING = Timing()
 
 
 @asynccontextmanager
-async def limiters(*targets_and_nodes, timeout: float = 0.5):
+async def limiters(*targets_and_nodes, timeout: float = 0.5, timing: Timing = TIMING):
     """One limiter per (target, node), each on its own connected bus."""
     async with trio.open_nursery() as nursery:
         result = []
@@ -31,7 +31,7 @@ async def limiters(*targets_and_nodes, timeout: float = 0.5):
             with trio.fail_after(5):
                 while not isinstance(await receive.receive(), BusUp):
                     pass
-            limiter = ClusterLimiter(bus, TIMING, timeout=timeout)
+            limiter = ClusterLimiter(bus, timing, timeout=timeout)
             limiter.events = receive  # the bus's next events (BusDown ...), for the test
             result.append(limiter)
         yield result

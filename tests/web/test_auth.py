@@ -268,3 +268,47 @@ def test_verify_gives_an_identity_or_auth_error_for_any_claims(claims):
     assert 0 < identity.user_id <= MAX_ID
     assert str(identity.user_id) == str(claims["sub"])  # canonical: no "01", no " 1"
     assert type(claims["exp"]) in (int, float)
+
+
+# --- remembered tokens ----------------------------------------------------------------------
+
+
+def test_a_remembered_token_is_not_decoded_again_but_its_times_still_count(monkeypatch):
+    verifier = TokenVerifier(test_settings(jwt_leeway=0))
+    now = time.time()
+    token = jwt.encode({"sub": "3", "exp": int(now) + 60, "nbf": int(now) - 5}, SECRET,
+                       algorithm="HS256")
+    decodes = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **kw: decodes.append(1) or real(*a, **kw))
+    assert verifier.verify(token, now).user_id == 3
+    assert verifier.verify(token, now + 30).user_id == 3
+    assert len(decodes) == 1  # the second time: only the times were checked
+    with pytest.raises(AuthError, match="Token has expired"):
+        verifier.verify(token, now + 61)
+    with pytest.raises(AuthError, match="not yet valid"):
+        verifier.verify(token, now - 10)
+
+
+def test_a_token_that_failed_is_not_remembered_and_passes_once_it_is_valid():
+    verifier = TokenVerifier(test_settings(jwt_leeway=0))
+    now = time.time()
+    early = jwt.encode({"sub": "3", "exp": int(now) + 60, "nbf": int(now) + 10}, SECRET,
+                       algorithm="HS256")
+    with pytest.raises(AuthError, match="not yet valid"):
+        verifier.verify(early, now)
+    assert verifier.verify(early, now + 20).user_id == 3
+    bad = jwt.encode({"sub": "03", "exp": int(now) + 60}, SECRET, algorithm="HS256")
+    for _ in range(2):
+        with pytest.raises(AuthError, match="not a user id"):
+            verifier.verify(bad, now)
+
+
+def test_remembered_tokens_are_bounded(monkeypatch):
+    monkeypatch.setattr("web.auth.REMEMBERED", 8)
+    verifier = TokenVerifier(test_settings())
+    tokens = [make_token(user) for user in range(1, 21)]
+    for token in tokens:
+        verifier.verify(token)
+    assert len(verifier._verified) == 8
+    assert set(verifier._verified) == set(tokens[-8:])  # the oldest were forgotten

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import trio
+
+from tests.cluster.conftest import redis_target  # noqa: F401 (a fixture)
+
 from .conftest import serving, test_settings
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
@@ -35,14 +39,7 @@ def exported(metrics_text: str) -> dict[str, str]:
     }
 
 
-async def test_every_exported_metric_is_documented_with_its_type_and_nothing_else(tmp_path):
-    settings = test_settings(database_url=f"sqlite:///{tmp_path}/presence.db", demo=True)
-    async with serving(settings) as running, running.client(1) as ada:
-        assert (await ada.post("/api/presence/status", json={"status": "online"})
-                ).status_code == 200
-        text = (await ada.get("/metrics")).text
-    real, docs = exported(text), documented()
-    assert len(real) > 20, text  # the parse found the families, not an empty page
+def compare(real: dict[str, str], docs: dict[str, str]) -> None:
     missing = {name: kind for name, kind in real.items() if name not in docs}
     stale = {name: kind for name, kind in docs.items() if name not in real}
     wrong_type = {name: (docs[name], kind) for name, kind in real.items()
@@ -52,6 +49,30 @@ async def test_every_exported_metric_is_documented_with_its_type_and_nothing_els
         f"exported but undocumented {missing}, documented but not exported {stale}, "
         f"documented with another type (doc, real) {wrong_type}"
     )
+
+
+async def metrics_of(settings) -> str:
+    """/metrics of a node with `settings` that served one status post (a real server)."""
+    async with serving(settings) as running, running.client(1) as ada:
+        assert (await ada.post("/api/presence/status", json={"status": "online"})
+                ).status_code == 200
+        return (await ada.get("/metrics")).text
+
+
+async def test_a_single_node_exports_every_documented_metric_but_the_clusters(tmp_path):
+    text = await metrics_of(test_settings(database_url=f"sqlite:///{tmp_path}/p.db", demo=True))
+    real = exported(text)
+    assert len(real) > 20, text  # the parse found the families, not an empty page
+    docs = {n: k for n, k in documented().items() if not n.startswith("presence_cluster_")}
+    compare(real, docs)
+
+
+async def test_a_cluster_node_exports_every_documented_metric(tmp_path, redis_target):  # noqa: F811
+    settings = test_settings(database_url=f"sqlite:///{tmp_path}/p.db", demo=True,
+                             redis_url=f"{redis_target.url}?prefix={redis_target.prefix}")
+    with trio.fail_after(30):
+        text = await metrics_of(settings)
+    compare(exported(text), documented())
 
 
 def test_the_doc_parse_finds_every_table_row() -> None:

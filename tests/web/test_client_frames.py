@@ -1,0 +1,42 @@
+"""web/client_frames.answer on its own: the plain app ping takes a short path (no pydantic,
+no deadline) with the same effect and reply as any other ping."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from presence_actors import ActorUnavailable
+from web import client_frames
+
+
+class Service:
+    def __init__(self, fail: bool = False) -> None:
+        self.touched: list[tuple[int, str]] = []
+        self.fail = fail
+
+    async def touch(self, user: int, device: str) -> None:
+        if self.fail:
+            raise ActorUnavailable("overloaded")
+        self.touched.append((user, device))
+
+
+@pytest.mark.parametrize("frame", [b'{"type":"ping"}', b'{ "type" : "ping" }',
+                                   b'{"type": "ping", "extra": 1}'])
+async def test_every_ping_is_activity_of_the_device_and_answered_with_a_pong(frame):
+    service = Service()
+    assert await client_frames.answer(service, 7, "phone", frame, 1.0) == client_frames.PONG
+    assert service.touched == [(7, "phone")]
+
+
+async def test_a_ping_to_an_unavailable_actor_is_an_unavailable_error_frame():
+    reply = await client_frames.answer(Service(fail=True), 7, "phone", b'{"type":"ping"}', 1.0)
+    assert orjson.loads(reply)["data"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize("frame", [b'{"type":"Ping"}', b'{"type":["ping"]}', b'["ping"]'])
+async def test_what_only_looks_like_a_ping_is_an_invalid_frame(frame):
+    service = Service()
+    reply = await client_frames.answer(service, 7, "phone", frame, 1.0)
+    assert orjson.loads(reply)["data"]["code"] == "invalid_frame"
+    assert service.touched == [(7, "phone")]  # a malformed frame is activity too
