@@ -96,7 +96,7 @@ def drive(ctx: Context, drive_node, watch_node, nodes: list, rate: float) -> dic
 
 def compare(ctx: Context, url: str, log, rate: float, prefix: str) -> tuple[dict, dict]:
     """The load at `rate` on one node, then across two; each side's numbers."""
-    settings = {"status_min_interval": 0, "ws_frame_rate": 0}
+    settings = {"status_min_interval": 0, "user_status_burst": 1_000_000, "ws_frame_rate": 0}
     single = servers.Service(url, log, **settings)
     try:
         one = drive(ctx, single, single, [single], rate)
@@ -168,7 +168,8 @@ def f1_workers(ctx: Context, url: str, log, prefix: str) -> dict:
     f1_url = url.replace("f6.db", "f6-f1.db")
     servers.import_directory(
         f1_url, directories.write(directories.fanout(n), ctx.workdir / "f6-f1.json"), log)
-    service = WorkersService(f1_url, log, status_min_interval=0, workers=2,
+    service = WorkersService(f1_url, log, status_min_interval=0,
+                             user_status_burst=1_000_000, workers=2,
                              redis_url=f"{REDIS_URL}?prefix={prefix}", node_ttl=10)
     try:
         plan = [(i, tokens.subscribe_path(i)) for i in range(2, n + 2)]
