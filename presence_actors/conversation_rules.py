@@ -14,11 +14,11 @@ the typing index, which reads use and from which a fresh actor rebuilds.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .bucket import Bucket, take
 from .cluster import typing_replica
 from .cluster.stamp import Stamp
 from .cluster.typing_replica import ConversationReplica, TypingFact
@@ -33,18 +33,6 @@ if TYPE_CHECKING:  # typing only: the rules import no trio
     from .mailbox import ReplySlot
 
 # --- state -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    tokens: float
-    at: float
-
-    def level(self, now: float, timing: Timing) -> float:
-        return min(float(timing.typing_burst), self.tokens + (now - self.at) * timing.typing_rate)
-
-    def full_at(self, timing: Timing) -> float:
-        return self.at + (timing.typing_burst - self.tokens) / timing.typing_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +213,8 @@ def leave(conversation_id: int, published: Mapping[int, float]) -> list[Effect]:
 
 def refill(buckets: Mapping[int, Bucket], now: float, timing: Timing) -> Mapping[int, Bucket]:
     """Full buckets are forgotten."""
-    full = [uid for uid, bucket in buckets.items() if bucket.full_at(timing) <= now]
+    burst, rate = timing.typing_burst, timing.typing_rate
+    full = [uid for uid, bucket in buckets.items() if bucket.full_at(burst, rate) <= now]
     if not full:
         return buckets
     return {uid: b for uid, b in buckets.items() if uid not in full}
@@ -235,18 +224,16 @@ def charge(
     buckets: Mapping[int, Bucket], user_id: int, now: float, timing: Timing
 ) -> Mapping[int, Bucket]:
     """Take one token from the user's bucket, or raise RateLimited and change nothing."""
-    bucket = buckets.get(user_id)
-    level = float(timing.typing_burst) if bucket is None else bucket.level(now, timing)
-    if level < 1.0:
-        raise RateLimited(max(1, math.ceil((1.0 - level) / timing.typing_rate)))
-    return {**buckets, user_id: Bucket(level - 1.0, now)}
+    bucket = take(buckets.get(user_id), now, timing.typing_burst, timing.typing_rate)
+    return {**buckets, user_id: bucket}
 
 
 def next_deadline(state: ConversationState, timing: Timing) -> float | None:
     """The next typer expiry, bucket refill, or (in a cluster) a stopped typer's write
     forgotten; None when nothing is pending."""
     deadlines = list(state.typers.values())
-    deadlines.extend(bucket.full_at(timing) for bucket in state.buckets.values())
+    burst, rate = timing.typing_burst, timing.typing_rate
+    deadlines.extend(bucket.full_at(burst, rate) for bucket in state.buckets.values())
     if state.in_cluster:
         deadlines.extend(f.stamp.time + timing.typing_ttl for f in state.replica.typers.values())
     return min(deadlines) if deadlines else None

@@ -19,6 +19,11 @@ class RateLimited(PresenceError):
         self.retry_after = retry_after
 
 
+class TooManyDevices(RateLimited):
+    """A status update from a new device of a user who has `max_devices_per_user` live
+    devices: 429, `retry_after` until the first of them can expire."""
+
+
 class ActorUnavailable(PresenceError):
     """The actor's mailbox is full, it failed on this request, or it did not answer: 503."""
 

@@ -137,17 +137,14 @@ class PresenceService:
         )
 
     async def touch(self, user_id: int, device_id: str) -> None:
-        """Activity on a device (a typing POST, a WebSocket frame). A user with no live actor
-        has no live device to extend, unless their actor was given up under open sockets:
-        then this starts a fresh one, which rebuilds the devices from those sockets. It
-        never waits (async only so that every call of the façade is awaited alike).
+        """Activity on a device (a typing POST, a WebSocket frame): it extends the device,
+        or brings it online if it had no live status (SPEC §5). It never waits (async only
+        so that every call of the façade is awaited alike).
 
         Raises:
             ActorUnavailable: the user's actor is overloaded or shutting down.
         """
-        live = self.registry.live(USER, user_id) is not None
-        if live or self.context.subscribers.sockets_of(user_id):
-            self.registry.tell(USER, user_id, user_rules.Touch(device_id))
+        self.registry.tell(USER, user_id, user_rules.Touch(device_id))
 
     async def presences(
         self, viewer: int, user_ids: Iterable[int] | None = None

@@ -25,6 +25,9 @@ class Timing:
     request_timeout: float = 5.0  # how long a caller waits for an actor's reply
     mailbox_size: int = 256
     max_sockets_per_user: int = 20
+    max_devices_per_user: int = 10  # live devices; a new one beyond is 429 (issue 8.12)
+    user_status_burst: int = 10  # status updates per user, all devices together ...
+    user_status_rate: float = 1.0  # ... and per second sustained (offline is exempt)
     directory_poll: float = 0.5  # read the store's directory version this often (0: never)
     directory_refresh: float = 30.0  # reload period of a store without a version (SPEC §4)
     directory_min_refresh: float = 1.0  # a denied lookup reloads at most this often

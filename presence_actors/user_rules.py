@@ -19,13 +19,15 @@ effect.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from .bucket import Bucket, take
 from .cluster import user_replica, user_writes
 from .cluster.user_replica import NO_NODES, UserReplica, is_live, open_sockets
-from .errors import RateLimited
+from .errors import RateLimited, TooManyDevices, TooManySockets
 from .messages import Answer, Expire
 from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
@@ -50,6 +52,9 @@ class UserState:
     at: float = field(default=float("-inf"), compare=False)
     node: str = LOCAL  # this node: it stamps the writes made here
     down: frozenset[str] = NO_NODES  # peers declared down: their writes keep nothing alive
+    # Status updates of the user, all devices together (None: full). Per node in a cluster.
+    # Not compared: a bucket refilling (and forgotten when full) is time, not presence.
+    bucket: Bucket | None = field(default=None, compare=False)
 
     @property
     def user_id(self) -> int:
@@ -206,24 +211,34 @@ def apply(
 ) -> tuple[UserState, list[Effect]]:
     """One step: write what the message says, then derive push, persist and replicate."""
     replica, node, down = state.replica, state.node, state.down
+    bucket = refill(state.bucket, now, timing)
     delta: UserReplica | None = None
     replies: list[ReplySlot | None] = []  # answered with the record after the step
     effects: list[Effect] = []
     match message:
         case SetStatus(device_id, status, reply, admitted):
             try:
-                delta = user_writes.set_status(
+                write = user_writes.set_status(
                     replica, node, device_id, status, now, timing, down, admitted
                 )
+                if status is not OFFLINE:  # going offline is never limited
+                    admit_device(state, device_id, now, timing)
+                    bucket = take(bucket, now, timing.user_status_burst, timing.user_status_rate)
             except RateLimited as limited:
                 effects.append(Answer(reply, limited))
             else:
+                delta = write
                 replies.append(reply)
         case Touch(device_id):
-            delta = user_writes.touch(replica, node, device_id, now, timing, down)
+            if is_new_device_over_cap(state, device_id, now, timing) is None:
+                delta = user_writes.touch(replica, node, device_id, now, timing, down)
         case Connect(device_id, reply):
-            delta = user_writes.connect(replica, node, device_id, now, timing, down)
-            replies.append(reply)
+            if is_new_device_over_cap(state, device_id, now, timing) is None:
+                delta = user_writes.connect(replica, node, device_id, now, timing, down)
+                replies.append(reply)
+            else:
+                refused = TooManySockets(f"user {state.user_id} has too many devices")
+                effects.append(Answer(reply, refused))
         case Disconnect(device_id):
             delta = user_writes.disconnect(replica, node, device_id, now, timing, down)
         case Merge(facts):
@@ -245,10 +260,44 @@ def apply(
             replicated.append(Replicate(delta))
     keep = None if state.in_cluster else 0.0
     replica = user_replica.prune(replica, now, timing, down, keep)
-    after = replace(state, replica=replica, at=now, down=down)
+    after = replace(state, replica=replica, at=now, down=down, bucket=bucket)
     after, derived = announce(state, after, now)
     effects.extend(Answer(reply, after.record) for reply in replies)
     return after, replicated + derived + effects
+
+
+def is_new_device_over_cap(
+    state: UserState, device_id: str, now: float, timing: Timing
+) -> int | None:
+    """None when `device_id` may write: it is live already, or the user has fewer than
+    `max_devices_per_user` live devices. Else the whole seconds until the first of them
+    can expire (the online TTL when sockets hold them all), so device rotation cannot
+    flood the user's watchers (issue 8 item 12)."""
+    replica, down = state.replica, state.down
+    live = user_replica.live_devices(replica, now, down)
+    if device_id in live or len(live) < timing.max_devices_per_user:
+        return None
+    expiries = [
+        replica.devices[key].expires_at
+        for key in live
+        if open_sockets(replica, key, down) == 0
+    ]
+    wait = min(expiries) - now if expiries else timing.online_ttl
+    return max(1, math.ceil(wait))
+
+
+def admit_device(state: UserState, device_id: str, now: float, timing: Timing) -> None:
+    """Raises:
+    TooManyDevices: `device_id` is a new device beyond the user's cap."""
+    retry_after = is_new_device_over_cap(state, device_id, now, timing)
+    if retry_after is not None:
+        raise TooManyDevices(retry_after)
+
+
+def refill(bucket: Bucket | None, now: float, timing: Timing) -> Bucket | None:
+    """A full bucket is forgotten (None): most users never hold one."""
+    burst, rate = timing.user_status_burst, timing.user_status_rate
+    return None if bucket is None or bucket.full_at(burst, rate) <= now else bucket
 
 
 def announce(before: UserState, state: UserState, now: float) -> tuple[UserState, list[Effect]]:

@@ -58,6 +58,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("typing_burst", int, "typing requests allowed in a burst per (user, conversation)"),
     SettingSpec("typing_rate", float, "typing requests per second per (user, conversation)"),
     SettingSpec("max_sockets_per_user", int, "open WebSockets allowed per user"),
+    SettingSpec("max_devices_per_user", int, "live devices per user; a new one beyond is 429"),
+    SettingSpec("user_status_burst", int, "status updates allowed in a burst per user"),
+    SettingSpec("user_status_rate", float, "status updates per second per user, sustained"),
     SettingSpec("request_timeout", float, "deadline for an actor's reply, then 503"),
     SettingSpec("mailbox_size", int, "bounded inbox of each actor"),
     SettingSpec("directory_poll", float, "read the store's directory version this often and "
@@ -110,6 +113,9 @@ class Settings:
     typing_burst: int = 5
     typing_rate: float = 1.0
     max_sockets_per_user: int = 20
+    max_devices_per_user: int = 10
+    user_status_burst: int = 10
+    user_status_rate: float = 1.0
     request_timeout: float = 5.0
     mailbox_size: int = 256
     directory_poll: float = 0.5

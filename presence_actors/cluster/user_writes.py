@@ -59,16 +59,19 @@ def touch(
     timing: Timing,
     down: frozenset[str] = NO_NODES,
 ) -> UserReplica:
-    """Activity extends a live device; a device with no live status stays absent."""
-    if not is_live(replica, device_id, now, down):
-        return UserReplica(replica.user_id)
-    fact = replica.devices[device_id]
-    written = replace(
-        fact,
-        stamp=Stamp.after(fact.stamp, now, node),
-        last_activity=now,
-        expires_at=now + timing.ttl(fact.status),
-    )
+    """Activity that is not a status update (a typing POST, a WebSocket frame) extends a
+    live device; a device with no live status comes online, as a connect makes it (SPEC
+    §5: typing is activity of the typing device; issue 8 item 6). Its rate window carries
+    over."""
+    fact = replica.devices.get(device_id)
+    stamp = Stamp.after(fact.stamp if fact else None, now, node)
+    if fact is not None and is_live(replica, device_id, now, down):
+        written = replace(
+            fact, stamp=stamp, last_activity=now, expires_at=now + timing.ttl(fact.status)
+        )
+    else:
+        status_at = fact.status_at if fact is not None else None
+        written = DeviceFact(stamp, ONLINE, now, now + timing.ttl(ONLINE), status_at)
     return _device(replica, device_id, written, now)
 
 

@@ -51,13 +51,14 @@ def test_a_device_lives_while_any_node_holds_a_socket_for_it():
     assert r.last_seen == T0 + 600
 
 
-def test_a_device_posted_offline_stays_offline_with_its_socket_open():
+def test_a_device_posted_offline_stays_offline_with_its_socket_open_until_it_acts():
     r = step(UserReplica(1), writes.connect, "phone", now=T0)
     r = step(r, writes.set_status, "phone", OFFLINE, now=T0 + 1, node="b")
     assert user_replica.aggregate(r, T0 + 2) is OFFLINE
-    r = step(r, writes.touch, "phone", now=T0 + 3)  # a frame from the socket: no activity
-    r = step(r, writes.disconnect, "phone", now=T0 + 4)
-    assert r.last_seen == T0 + 1
+    closed = step(r, writes.disconnect, "phone", now=T0 + 4)  # its close is no activity
+    assert closed.last_seen == T0 + 1
+    r = step(r, writes.touch, "phone", now=T0 + 3)  # a frame from it is (issue 8 item 6)
+    assert user_replica.aggregate(r, T0 + 3) is ONLINE
 
 
 def test_a_down_node_takes_its_sockets_and_its_own_writes_with_it():

@@ -42,8 +42,10 @@ async def test_heartbeats_keep_a_device_alive_and_push_nothing(presence):
 
 
 async def test_typing_expires_after_5_seconds_and_the_watcher_sees_false(presence):
+    ada = presence.client(1)
+    await ada.set_status("online")  # else her typing brings her online too (SPEC §5)
     watcher = await presence.client(2, "watcher").subscribe()
-    answer = await presence.client(1).typing(10)
+    answer = await ada.typing(10)
     assert answer["expires_at"] == presence.timestamp(5)
     assert watcher.take() == [typing_update(1, 10, True)]
     assert (await watcher.client.presence(1))["is_typing"] is True
@@ -55,8 +57,9 @@ async def test_typing_expires_after_5_seconds_and_the_watcher_sees_false(presenc
 
 
 async def test_typing_refresh_extends_without_a_push(presence):
-    watcher = await presence.client(2, "watcher").subscribe()
     ada = presence.client(1)
+    await ada.set_status("online")  # else her typing brings her online too (SPEC §5)
+    watcher = await presence.client(2, "watcher").subscribe()
     await ada.typing(10)
     await presence.advance(4.9)
     await ada.typing(10)

@@ -364,7 +364,7 @@ def test_accepted_requests_in_any_window_never_exceed_burst_plus_rate_times_wind
 # --- purity ------------------------------------------------------------------------------
 
 # The rules and every module they import: no trio, no I/O, no clock.
-PURE = ("user_rules", "conversation_rules", "messages", "model", "timing", "errors")
+PURE = ("user_rules", "conversation_rules", "messages", "model", "timing", "errors", "bucket")
 # The replicas and their writes, which the rules are made of (presence_actors/cluster/).
 PURE_CLUSTER = ("user_replica", "user_writes", "typing_replica", "stamp")
 STDLIB = {"__future__", "collections", "dataclasses", "datetime", "enum", "math", "types", "typing"}

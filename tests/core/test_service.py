@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from presence_actors import NotFound, PresenceStatus, RateLimited
-from presence_actors.actor import CONVERSATION, USER
+from presence_actors.actor import CONVERSATION
 
 from .conftest import T0, running
 
@@ -56,12 +56,15 @@ async def test_accepted_typing_is_activity_of_the_typing_device(autojump_clock):
             assert (await service.presence(2, 1)).last_seen == T0 + 30
 
 
-async def test_touch_of_a_user_with_no_live_actor_starts_none(autojump_clock):
+async def test_typing_from_a_user_with_no_live_device_makes_the_device_online(autojump_clock):
+    # Issue 8 item 6: it showed "offline and typing" and did not move last_seen.
     with trio.fail_after(60):
         async with running() as service:
-            await service.touch(1, "phone")
-            assert service.registry.live(USER, 1) is None
-            assert service.statistics().actors_started == 0
+            await trio.sleep(30)
+            await service.set_typing(1, 10, True, device_id="phone")
+            await trio.testing.wait_all_tasks_blocked()
+            view = await service.presence(2, 1)
+            assert (view.status, view.last_seen, view.is_typing) == (ONLINE, T0 + 30, True)
 
 
 async def test_rate_limited_answers_are_counted_for_status_and_typing(autojump_clock):

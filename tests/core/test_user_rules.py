@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from presence_actors.errors import RateLimited
+from presence_actors.errors import RateLimited, TooManyDevices, TooManySockets
 from presence_actors.model import PresenceRecord, PresenceStatus
 from presence_actors.timing import Timing
 from presence_actors.user_rules import (
@@ -274,11 +274,24 @@ def test_touch_moves_last_seen_without_push():
     assert pushed(effects) == []
 
 
-def test_touch_from_a_device_with_no_live_status_changes_nothing():
-    before = new_user(USER, last_seen=T0 - 10)
-    state, effects = step(before, Touch("phone"), T0)
-    assert state == before
-    assert effects == []
+def test_touch_from_a_device_with_no_live_status_makes_it_online():
+    # Issue 8 item 6: typing (or any activity) with no live device showed "offline and
+    # typing" without moving last_seen; activity is activity of that device (SPEC §5).
+    state, effects = step(new_user(USER, last_seen=T0 - 10), Touch("phone"), T0)
+    assert set(live_devices(state, T0)) == {"phone"}
+    assert pushed(effects) == [ONLINE]
+    assert state.last_seen == T0
+
+
+def test_touch_brings_back_a_device_posted_offline():
+    state = run((0, SetStatus("phone", ONLINE)), (1, SetStatus("phone", OFFLINE)))
+    state, effects = step(state, Touch("phone"), T0 + 2)
+    assert pushed(effects) == [ONLINE]
+
+
+def test_a_device_brought_online_by_activity_lives_the_online_ttl():
+    state, _ = step(new_user(USER), Touch("phone"), T0)
+    assert next_deadline(state) == T0 + 60
 
 
 def test_expiry_of_one_device_drops_the_aggregate_to_the_remaining_device():
@@ -555,3 +568,45 @@ def test_next_deadline_is_none_without_devices():
 def test_next_deadline_is_the_earliest_device_expiry():
     state = run((0, SetStatus("laptop", AWAY)), (0, Connect("phone")), (5, Disconnect("phone")))
     assert next_deadline(state) == T0 + 5 + 10
+
+
+# --- one account cannot flood its watchers (issue 8 item 12) ----------------------------
+
+
+def ten_devices(at: float = 0) -> UserState:
+    return run(*[(at + i * 0.1, SetStatus(f"d{i}", ONLINE)) for i in range(10)])
+
+
+def test_a_new_device_beyond_ten_live_ones_is_429_until_the_first_can_expire():
+    state = ten_devices()
+    state, effects = step(state, SetStatus("d10", ONLINE), T0 + 10)
+    [refused] = replies(effects)
+    assert isinstance(refused, TooManyDevices) and refused.retry_after == 50  # d0: T0 + 60
+    assert set(live_devices(state, T0 + 10)) == {f"d{i}" for i in range(10)}
+    state, effects = step(state, SetStatus("d10", ONLINE), T0 + 60)  # d0 expired
+    assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 60)]
+
+
+def test_a_device_already_live_may_post_when_the_user_has_ten():
+    _, effects = step(ten_devices(), SetStatus("d3", AWAY), T0 + 10)
+    assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 10)]
+
+
+def test_a_socket_or_activity_from_a_new_device_beyond_ten_is_refused():
+    state = ten_devices()
+    state, effects = step(state, Connect("d10"), T0 + 10)
+    assert isinstance(replies(effects)[0], TooManySockets)
+    state, effects = step(state, Touch("d10"), T0 + 10)
+    assert "d10" not in live_devices(state, T0 + 10) and effects == []
+
+
+def test_status_updates_of_one_user_are_a_burst_of_ten_then_one_per_second():
+    state = ten_devices()  # ten updates: the user's bucket is empty
+    answers = []
+    for i in range(10):  # 5 s later every device's own window is open again
+        state, effects = step(state, SetStatus(f"d{i}", AWAY), T0 + 5.9)
+        answers += replies(effects)
+    limited = [a for a in answers if isinstance(a, RateLimited)]
+    assert len(answers) - len(limited) == 5 and limited[0].retry_after == 1
+    _, effects = step(state, SetStatus("d9", OFFLINE), T0 + 5.9)  # offline: never limited
+    assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 5.9)]

@@ -55,8 +55,10 @@ async def test_websocket_reconnection_preserves_subscription_state(presence):
 
 
 async def test_typing_indicators_auto_expire_after_timeout(presence):
+    ada = presence.client(1)
+    await ada.set_status("online")  # typing alone would also bring her online (SPEC §5)
     grace = await presence.client(2).subscribe()
-    await presence.client(1).typing(10)
+    await ada.typing(10)
     await presence.advance(4.9)
     assert grace.take() == [typing_update(1, 10, True)]
     await presence.advance(0.1)
