@@ -110,7 +110,10 @@ class SocketSession:
         and count the close. Idempotent."""
         if self.state is SessionState.CLOSED:
             return
-        if self.close_code is None and self.raw is not None and self.raw.stalled:
+        stalled = self.raw is not None and self.raw.stalled
+        if self.state is SessionState.OPEN and self.outbox is not None and not stalled:
+            self.outbox.vanished = True  # gone without a close: its end is no activity
+        if self.close_code is None and stalled:
             self.close_code = TRY_AGAIN_LATER  # dropped for not taking writes, not the peer
         self.state = SessionState.CLOSED
         subscription, self._subscription = self._subscription, None
