@@ -49,16 +49,23 @@ def finish(process: subprocess.Popen | None, out: Path, top: int = 25) -> str:
 
 
 # Where a sample's CPU goes, first match from the top of this list (a substring of any frame).
+# Every ASGI call runs under `Quart.__call__` (web/asgi.py is Quart's `asgi_app`), so Quart's
+# own area is its request machinery (quart_trio's connection classes), not that frame.
 AREAS = (
     ("directory refresh", "refresh_directory"),
     ("directory refresh", "directory_cache"),
     ("storage", "storage/"),
-    ("socket writes (fan-out)", "_writer"),
-    ("socket reads (client frames)", "_reader"),
+    ("socket writes and pings (pump)", "web/pump.py"),
+    ("socket reads (client frames)", "web/client_frames.py"),
+    ("socket reads (client frames)", "SocketSession._handle"),
     ("websocket connect/subscribe", "subscribe"),
-    ("REST requests", "web/rest.py"),
+    ("REST requests (handlers)", "web/rest.py"),
+    ("REST requests (direct POSTs)", "web/direct_post.py"),
     ("actors", "presence_actors/"),
-    ("quart (other)", "quart"),
+    ("quart (request machinery)", "quart_trio/asgi.py"),
+    ("websocket frames in (hypercorn, wsproto)", "ws_stream.py"),
+    ("HTTP/1.1 in and out (hypercorn, h11)", "protocol/h11.py"),
+    ("HTTP/1.1 in and out (hypercorn, h11)", "http_stream.py"),
     ("hypercorn (other)", "hypercorn/"),
     ("trio deadline heap", "Deadlines"),
     ("trio run loop", "trio/"),

@@ -12,7 +12,7 @@ The same loop, with its one deadline (the next tick), gives each socket a turn t
 once per `ping_interval`, a slice at a time, never all at once, and pings it only if it has
 sent nothing for most of an interval (`QUIET`): a live client's pong is what keeps it from
 being dropped as dead, and a client that talks anyway (F2's app pings every 30 s) needs
-fewer pings. Each tick it also drops the connections silent for their read timeout
+fewer pings. Every few seconds it also drops the connections silent for their read timeout
 (`raw_connection.drop_silent`: no deadline per read) and closes sockets whose token
 expired (4401), from a wheel of one-second buckets. So an idle socket has no task, no cancel scope
 and no deadline of its own: hypercorn's per-socket ping task cost memory and kept a closed
@@ -30,7 +30,7 @@ import weakref
 import trio
 
 from .frames import text_frame
-from .raw_connection import drop_silent
+from .raw_connection import drop_silent, sweep_interval
 
 log = logging.getLogger("web")
 
@@ -51,6 +51,7 @@ class SocketPump:
         self._seconds: list[int] = []  # heap of the keys of _expiring (and stale ones)
         self._due = 0.0  # pings owed, fractions carried from tick to tick
         self._encoded: dict[bytes, bytes] = {}  # payload -> its text frame, for one pass
+        self._swept = -math.inf  # when drop_silent last looked at the connections
 
     def schedule(self, session) -> None:
         """`session.flush()` on the next pass (the session schedules itself once)."""
@@ -118,7 +119,9 @@ class SocketPump:
             now = trio.current_time()
             if now >= next_tick:
                 self._expire(now)
-                drop_silent(now)
+                if now - self._swept >= sweep_interval():
+                    self._swept = now
+                    drop_silent(now)
                 self._ping_some(now)
                 next_tick = max(next_tick + self.tick, now)
             await self._flush_ready()

@@ -31,6 +31,8 @@ from hypercorn.events import Closed, RawData
 MAX_RECV = 2**16  # hypercorn's own read size
 
 _open: set[RawConnection] = set()  # every connection being read by `read_loop`
+SWEEP_EVERY = 5.0  # seconds between passes of `drop_silent` (less for short read timeouts)
+_shortest = [inf]  # the shortest read timeout of any connection (in this process)
 
 
 class WriteResult(enum.Enum):
@@ -95,6 +97,7 @@ class RawConnection:
         self.read_timeout = server.config.read_timeout or inf
         self.last_read = trio.current_time()
         _open.add(self)
+        _shortest[0] = min(_shortest[0], self.read_timeout)
         try:
             while True:
                 try:
@@ -243,6 +246,13 @@ class _Progress:
             self.index += 1
             self.offset = 0
         return False
+
+
+def sweep_interval() -> float:
+    """How often `drop_silent` should look: every `SWEEP_EVERY` seconds (a pass over 10,000
+    connections every second was 1.2 % of F2's CPU), or a quarter of the shortest read
+    timeout if that is less, so a silent connection goes within 1.25 of its timeout."""
+    return min(SWEEP_EVERY, _shortest[0] / 4)
 
 
 def drop_silent(now: float) -> int:

@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the actors do not replicate yet (cluster-core)")
 def test_quick_f6_measures_cross_node_propagation_without_loss(tmp_path: Path, redis_target):
     raw = tmp_path / "results.json"
     run = subprocess.run(

@@ -17,12 +17,7 @@ from .conftest import redis_port, through
 from .nodes import NODE_TTL, ONLINE_TTL, TYPING_TTL, Node, frame, nodes, presence, typing, until
 from .proxy import CuttableProxy
 
-pytestmark = [
-    pytest.mark.slow,
-    # Until cluster-core's replicated actors are merged, a node hears its peers but its
-    # actors do not merge what they say; the mark goes with that merge (strict: a pass fails).
-    pytest.mark.xfail(strict=True, reason="the actors do not replicate yet (cluster-core)"),
-]
+pytestmark = pytest.mark.slow
 
 
 def _url(target) -> str:

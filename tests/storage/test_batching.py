@@ -12,7 +12,7 @@ import trio.testing
 
 from storage import open_store
 
-from .helpers import FAST, directory, record, rows_in_database, wait_until
+from .helpers import FAST, all_written, directory, record, rows_in_database, wait_until
 
 NOW = time.time()
 # No interval flush during these tests: only the 500-pending threshold may trigger one.
@@ -98,7 +98,7 @@ async def test_ten_thousand_changes_in_a_second_are_all_written(store_url):
                     store.persist(record(uid, "online", NOW + uid))
                     expected[uid] = ("online", NOW + uid)
                 await trio.sleep(0.05)
-            await wait_until(lambda: store.statistics().pending == 0)
+            await wait_until(lambda: all_written(store))
             stats = store.statistics()
             # asyncpg logs statements via call_soon: wait for the log to catch up
             await wait_until(lambda: len(upserts(statements)) >= stats.flushes)

