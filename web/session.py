@@ -39,6 +39,7 @@ log = logging.getLogger("web")
 
 GOING_AWAY, POLICY, TOO_BIG, INTERNAL, TRY_AGAIN_LATER = 1001, 1008, 1009, 1011, 1013
 TOKEN_EXPIRED, REMOVED = 4401, 4403
+ABNORMAL = 1006  # hypercorn's disconnect code for a connection lost without a close
 
 
 class SessionState(enum.Enum):
@@ -86,6 +87,8 @@ class SocketSession:
             elif kind == "websocket.connect":
                 await self._open()
             elif kind == "websocket.disconnect":
+                if message.get("code") == ABNORMAL and self.state is SessionState.OPEN:
+                    self.outbox.vanished = True  # gone without a close: no activity
                 await self.end()
         except Exception:
             log.exception("websocket session failed on %s", kind)
@@ -110,10 +113,7 @@ class SocketSession:
         and count the close. Idempotent."""
         if self.state is SessionState.CLOSED:
             return
-        stalled = self.raw is not None and self.raw.stalled
-        if self.state is SessionState.OPEN and self.outbox is not None and not stalled:
-            self.outbox.vanished = True  # gone without a close: its end is no activity
-        if self.close_code is None and stalled:
+        if self.close_code is None and self.raw is not None and self.raw.stalled:
             self.close_code = TRY_AGAIN_LATER  # dropped for not taking writes, not the peer
         self.state = SessionState.CLOSED
         subscription, self._subscription = self._subscription, None
