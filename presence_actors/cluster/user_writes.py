@@ -105,9 +105,13 @@ def disconnect(
     now: float,
     timing: Timing,
     down: frozenset[str] = NO_NODES,
+    vanished: bool = False,
 ) -> UserReplica:
     """A socket on `node` closes (activity); after the last one anywhere, the device lives
-    on for the disconnect grace (online) or the away TTL (away)."""
+    on for the disconnect grace (online) or the away TTL (away). A socket whose peer
+    `vanished` (no close: found dead up to a minute later) is no activity: the device's
+    last activity and `last_seen` stay what they were; the grace still runs from now, so
+    a client that reconnects at once does not flap."""
     held = replica.sockets.get((device_id, node))
     if held is None or held.count <= 0:
         return UserReplica(replica.user_id)
@@ -115,13 +119,14 @@ def disconnect(
     fact = replica.devices.get(device_id)
     if fact is None or fact.status is OFFLINE:  # posted offline: its socket closing is no activity
         return UserReplica(replica.user_id, sockets=sockets)
+    when = min(fact.last_activity, now) if vanished else now
     written = replace(
         fact,
         stamp=Stamp.after(fact.stamp, now, node),
-        last_activity=now,
+        last_activity=when,
         expires_at=now + timing.after_last_socket(fact.status),
     )
-    return UserReplica(replica.user_id, {device_id: written}, sockets, now)
+    return UserReplica(replica.user_id, {device_id: written}, sockets, when)
 
 
 def _device(replica: UserReplica, device_id: str, fact: DeviceFact, now: float) -> UserReplica:
