@@ -13,12 +13,13 @@ import orjson
 import trio
 from pydantic import ValidationError
 
-from presence_actors import ActorUnavailable, NotFound, RateLimited
+from presence_actors import ActorUnavailable, NotFound, PresenceStatus, RateLimited
 
 from .schemas import ClientFrame, PingFrame, StatusFrame
 
 PONG = orjson.dumps({"type": "pong"})
 _PING = PingFrame(type="ping")  # the frame of the plain `{"type": "ping"}`, validated once
+_STATUS = {status.value: StatusFrame(type="status", status=status) for status in PresenceStatus}
 
 
 def error_frame(code: str, detail: str) -> bytes:
@@ -69,6 +70,10 @@ def _parse(data: bytes):
         raise _BadFrame("Frame is not valid JSON") from None
     if document == {"type": "ping"}:  # an app ping every 30 s per socket: skip pydantic
         return _PING
+    if type(document) is dict and len(document) == 2 and document.get("type") == "status":
+        status = document.get("status")  # the plain status frame (F4: 5,000 a second)
+        if type(status) is str and status in _STATUS:
+            return _STATUS[status]
     try:
         return ClientFrame.model_validate({"frame": document}).frame
     except ValidationError as error:

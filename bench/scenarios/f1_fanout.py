@@ -82,7 +82,8 @@ def run(ctx: Context) -> Row:
     url = f"sqlite:///{db}"
     servers.import_directory(url, directories.write(directories.fanout(n), ctx.workdir / "f1.json"),
                              ctx.workdir / "f1.log")
-    service = servers.Service(url, ctx.workdir / "f1.log", status_min_interval=0)
+    service = servers.Service(url, ctx.workdir / "f1.log", status_min_interval=0,
+                              user_status_burst=1_000_000)
     try:
         plan = [(i, tokens.subscribe_path(i)) for i in range(2, n + 2)]
         profile = ctx.profile_dir / "f1.txt" if ctx.profile_dir else None

@@ -88,7 +88,7 @@ def run(ctx: Context) -> Row:
     try:
         servers.import_directory(url, directories.write(directories.observed(n),
                                                         ctx.workdir / "f4.json"), log)
-        service = servers.Service(url, log, status_min_interval=0)
+        service = servers.Service(url, log, status_min_interval=0, user_status_burst=1_000_000)
         pool = Worker("bench.pool.SubscriberPool", host=service.host, port=service.port,
                       subscribers=[(u, tokens.subscribe_path(u)) for u in range(2, n + 2)],
                       mode="idle")  # no app pings: they move last_seen while we compare

@@ -8,6 +8,7 @@ import pytest
 
 from presence_actors import ActorUnavailable
 from web import client_frames
+from web.schemas import ClientFrame
 
 
 class Service:
@@ -40,3 +41,22 @@ async def test_what_only_looks_like_a_ping_is_an_invalid_frame(frame):
     reply = await client_frames.answer(service, 7, "phone", frame, 1.0)
     assert orjson.loads(reply)["data"]["code"] == "invalid_frame"
     assert service.touched == [(7, "phone")]  # a malformed frame is activity too
+
+
+@pytest.mark.parametrize("document", [
+    {"type": "ping"}, {"type": "status", "status": "online"}, {"type": "status", "status": "away"},
+    {"type": "status", "status": "offline"}, {"status": "away", "type": "status"},
+])
+def test_the_short_path_gives_the_frame_pydantic_gives(document):
+    parsed = client_frames._parse(orjson.dumps(document))
+    assert parsed == ClientFrame.model_validate({"frame": document}).frame
+    assert type(parsed) is type(ClientFrame.model_validate({"frame": document}).frame)
+
+
+@pytest.mark.parametrize("document", [
+    {"type": "status", "status": "busy"}, {"type": "status", "status": ["away"]},
+    {"type": "status"}, {"type": "status", "status": None},
+])
+def test_a_bad_status_frame_is_still_refused_by_the_validated_path(document):
+    with pytest.raises(client_frames._BadFrame):
+        client_frames._parse(orjson.dumps(document))

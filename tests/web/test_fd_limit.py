@@ -38,7 +38,7 @@ async def test_sockets_beyond_the_fd_based_capacity_are_refused_and_health_check
         tmp_path):
     # capacity 256 - 64 = 192; six demo users may hold all of it
     process, url = await serve_process(tmp_path, fds=256, demo="1", max_sockets_per_user="1000",
-                                       max_devices_per_user="1000")  # a device per socket
+                                         max_devices_per_user="1000")
     clients = []
     try:
         statuses: dict[int, int] = {}

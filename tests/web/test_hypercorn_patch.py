@@ -113,7 +113,8 @@ async def _flip_forever(service) -> None:
 async def test_no_data_frame_follows_hypercorns_own_1009_close_while_pushes_race_it():
     """hypercorn refuses a message over 4 KiB with a close frame of its own and waits for
     the peer's answer; before, the fast path kept writing pushes after that close."""
-    settings = test_settings(status_min_interval=0.0, close_timeout=0.5)
+    settings = test_settings(status_min_interval=0.0, user_status_burst=1_000_000,
+                             close_timeout=0.5)
     async with serving(settings) as server, trio.open_nursery() as nursery:
         client = await _subscribed(server)
         nursery.start_soon(_flip_forever, server.service)  # pushes to this socket, non-stop

@@ -70,6 +70,7 @@ async def test_a_slow_consumer_gets_a_1013_close_frame_once_it_reads_again():
     """A socket that cannot take a write for write_timeout is closed with 1013 — with a
     close frame, not a bare TCP cut, when the peer takes the end of its frame in time."""
     settings = test_settings(write_timeout=0.5, close_timeout=2.0, status_min_interval=0.0,
+                             user_status_burst=1_000_000,
                              ws_ping_interval=100)
     async with serving(settings) as server:
         client = await _raw_socket(server, 1, receive_buffer=1024)

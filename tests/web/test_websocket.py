@@ -86,9 +86,9 @@ async def test_websocket_message_formats_are_consistent(server):
             assert set(presence) == {"user_id", "status", "last_seen", "is_typing"}
         assert initial["data"]["typing"] == [{"user_id": 1, "conversation_id": 10,
                                              "is_typing": True}]
-        # "away": her typing above already brought her online (SPEC §5, issue 8 item 6)
+        # the typing POST was activity: Ada is online already (SPEC §5), so away is a change
         await ada.post("/api/presence/status", json={"status": "away"})
-        update = await wait_for(grace, presence_of(1))
+        update = await wait_for(grace, presence_of(1, "away"))
         assert set(update) == {"type", "data"}
         assert set(update["data"]) == {"user_id", "status", "last_seen"}
         await ada.post("/api/conversations/10/typing", json={"is_typing": False})
@@ -267,7 +267,8 @@ async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout():
     frees a stalled connection; web.hypercorn_patch's write deadline does. (Without it this test
     does not even fail cleanly: the stalled write also blocks hypercorn's shutdown for ever.)"""
     # no pings: the stalled write is then always the session's own, so the close is labelled 1013
-    settings = test_settings(write_timeout=0.5, status_min_interval=0.0, ws_ping_interval=100)
+    settings = test_settings(write_timeout=0.5, status_min_interval=0.0,
+                             user_status_burst=1_000_000, ws_ping_interval=100)
     async with serving(settings) as server:
         host, port = server.url.removeprefix("http://").split(":")
         sock = trio.socket.socket()
