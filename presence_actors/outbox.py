@@ -35,7 +35,7 @@ def typing_key(user_id: int, conversation_id: int) -> Hashable:
 class Outbox:
     """Frames waiting for one connection, coalesced by key, in first-offer order per key."""
 
-    __slots__ = ("_closed", "_pending", "_wakeup", "device_id", "user_id")
+    __slots__ = ("_closed", "_pending", "_wakeup", "device_id", "user_id", "vanished")
 
     def __init__(self, user_id: int, device_id: str) -> None:
         self.user_id = user_id
@@ -43,6 +43,9 @@ class Outbox:
         self._pending: dict[Hashable, bytes] = {}
         self._wakeup: Callable[[], None] | None = None  # one-shot: the next offer or close
         self._closed = False
+        # Set by the socket's session when the peer went without a close (a dead peer):
+        # its disconnect is then no activity (SPEC §5; issue 8 item 20).
+        self.vanished = False
 
     def offer(self, key: Hashable, frame: bytes) -> None:
         """Queue `frame`, replacing any unsent frame with the same key."""

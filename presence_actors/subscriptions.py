@@ -78,4 +78,5 @@ async def open_subscription(
         counted_by = context.subscribers.remove(outbox)
         outbox.close()
         if counted_by is not None:
-            registry.tell_incarnation(USER, user_id, counted_by, Disconnect(device_id))
+            disconnect = Disconnect(device_id, outbox.vanished)
+            registry.tell_incarnation(USER, user_id, counted_by, disconnect)

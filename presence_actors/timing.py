@@ -18,7 +18,7 @@ class Timing:
     online_ttl: float = 60.0  # device lifetime after its last activity, while online
     away_ttl: float = 600.0  # ... while away (also after its last socket closes)
     disconnect_grace: float = 10.0  # an online device outlives its last socket this long
-    status_min_interval: float = 5.0  # per (user, device); offline is exempt
+    status_min_interval: float = 5.0  # per (user, device); offline is exempt; 0: limits off
     typing_ttl: float = 5.0
     typing_burst: int = 5  # per (user, conversation) token bucket
     typing_rate: float = 1.0  # tokens per second
@@ -27,7 +27,7 @@ class Timing:
     max_sockets_per_user: int = 20
     max_devices_per_user: int = 10  # live devices; a new one beyond is 429 (issue 8.12)
     user_status_burst: int = 10  # status updates per user, all devices together ...
-    user_status_rate: float = 1.0  # ... and per second sustained (offline is exempt)
+    user_status_rate: float = 1.0  # ... per second sustained (offline exempt; off with the above)
     directory_poll: float = 0.5  # read the store's directory version this often (0: never)
     directory_refresh: float = 30.0  # reload period of a store without a version (SPEC §4)
     directory_min_refresh: float = 1.0  # a denied lookup reloads at most this often

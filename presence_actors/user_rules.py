@@ -120,6 +120,9 @@ class Connect:
 @dataclass(frozen=True, slots=True)
 class Disconnect:
     device_id: str
+    # The peer went without a close (a dead peer, found up to a minute later): its last
+    # activity stays the device's last one, not the moment it was found (issue 8.20).
+    vanished: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +226,9 @@ def apply(
                 )
                 if status is not OFFLINE:  # going offline is never limited
                     admit_device(state, device_id, now, timing)
-                    bucket = take(bucket, now, timing.user_status_burst, timing.user_status_rate)
+                    if timing.status_min_interval > 0:  # 0: the status limits are off
+                        burst, rate = timing.user_status_burst, timing.user_status_rate
+                        bucket = take(bucket, now, burst, rate)
             except RateLimited as limited:
                 effects.append(Answer(reply, limited))
             else:
@@ -239,8 +244,8 @@ def apply(
             else:
                 refused = TooManySockets(f"user {state.user_id} has too many devices")
                 effects.append(Answer(reply, refused))
-        case Disconnect(device_id):
-            delta = user_writes.disconnect(replica, node, device_id, now, timing, down)
+        case Disconnect(device_id, vanished):
+            delta = user_writes.disconnect(replica, node, device_id, now, timing, down, vanished)
         case Merge(facts):
             replica = user_replica.merge(replica, facts)
         case Restate(peer, facts):

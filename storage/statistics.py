@@ -17,7 +17,8 @@ from .writebehind import WriteBehind
 class StoreStatistics:
     """A snapshot of the store (counters since it was opened)."""
 
-    pending: int  # snapshots waiting to be written (one per user at most)
+    pending: int  # snapshots queued, not yet taken by a flush (the batch in flight is not
+    # counted: lag_seconds is 0 only once everything is written)
     lag_seconds: float  # age of the oldest change not yet in the database (0: all written)
     flushes: int  # successful batch writes
     flushed_rows: int  # snapshots written

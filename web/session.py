@@ -39,6 +39,7 @@ log = logging.getLogger("web")
 
 GOING_AWAY, POLICY, TOO_BIG, INTERNAL, TRY_AGAIN_LATER = 1001, 1008, 1009, 1011, 1013
 TOKEN_EXPIRED, REMOVED = 4401, 4403
+ABNORMAL = 1006  # hypercorn's disconnect code for a connection lost without a close
 
 
 class SessionState(enum.Enum):
@@ -86,6 +87,8 @@ class SocketSession:
             elif kind == "websocket.connect":
                 await self._open()
             elif kind == "websocket.disconnect":
+                if message.get("code") == ABNORMAL and self.state is SessionState.OPEN:
+                    self.outbox.vanished = True  # gone without a close: no activity
                 await self.end()
         except Exception:
             log.exception("websocket session failed on %s", kind)

@@ -610,3 +610,18 @@ def test_status_updates_of_one_user_are_a_burst_of_ten_then_one_per_second():
     assert len(answers) - len(limited) == 5 and limited[0].retry_after == 1
     _, effects = step(state, SetStatus("d9", OFFLINE), T0 + 5.9)  # offline: never limited
     assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 5.9)]
+
+
+def test_a_vanished_socket_s_close_keeps_last_seen_at_its_last_activity():
+    # Issue 8 item 20: a dead peer is found up to a minute after it went silent.
+    state = run((0, Connect("phone")), (10, Touch("phone")))
+    state, effects = step(state, Disconnect("phone", vanished=True), T0 + 55)
+    assert state.last_seen == T0 + 10
+    assert effects == []  # nothing moved: no publish, no persist, no push
+    assert next_deadline(state) == T0 + 55 + 10  # the grace runs from now: no flap
+
+
+def test_a_closed_socket_s_close_is_activity():
+    state = run((0, Connect("phone")), (10, Touch("phone")))
+    state, _ = step(state, Disconnect("phone"), T0 + 55)
+    assert state.last_seen == T0 + 55

@@ -54,6 +54,15 @@ class Users:
             self.expected[uid] = (status, self.clock)
 
 
+# No idle health check in the proxy tests: the write must be the first thing to meet the
+# outage. With FAST's 0.1 s health_interval, when the test ran late (a loaded machine) the
+# health check was due before the interval flush: it failed, the store went DOWN, and a
+# DOWN store only probes, so the flush the test counts on never ran (failed_flushes 0, or
+# a TooSlowError waiting for it). Reproduced every time with a 0.3 s pause before the
+# changes; 2 runs in 5 under load.
+OUTAGE = dataclasses.replace(FAST, health_interval=3600.0)
+
+
 @asynccontextmanager
 async def behind_a_proxy(postgres_url: str, options: StoreOptions):
     """A store on Postgres through a `TCPProxy`, 300 users imported, 200 changes written;
@@ -73,7 +82,7 @@ async def behind_a_proxy(postgres_url: str, options: StoreOptions):
 @pytest.mark.postgres
 async def test_postgres_outage_behind_a_proxy_loses_nothing(postgres_url):
     with trio.fail_after(60):
-        async with behind_a_proxy(postgres_url, FAST) as (store, users, proxy, nursery):
+        async with behind_a_proxy(postgres_url, OUTAGE) as (store, users, proxy, nursery):
             proxy.stop()
             await proxy.stopped.wait()
             for _ in range(20):  # statuses keep changing during the outage
@@ -90,14 +99,9 @@ async def test_postgres_outage_behind_a_proxy_loses_nothing(postgres_url):
 
 
 # Short deadlines so the blackhole test takes seconds: what is checked is that each wait
-# ends at its own deadline, not at the end of the outage. No idle health check: the test
-# needs the interval flush to be the first thing to enter the blackhole. With FAST's 0.1 s
-# health_interval, a node running late (the reads before the freeze took > 50 ms) had the
-# health check due first; it timed out, the store went DOWN, and a DOWN store only probes,
-# so the flush the test waits for never started.
+# ends at its own deadline, not at the end of the outage.
 BLACKHOLE = dataclasses.replace(
-    FAST,
-    health_interval=3600.0,
+    OUTAGE,
     operation_timeout=2.0,
     read_timeout=0.5,
     stall_timeout=1.0,

@@ -212,6 +212,29 @@ async def test_a_dead_peer_is_detected_and_its_socket_closed():
         assert server.service.socket_count(2) == 0
 
 
+async def test_regression_a_dead_peer_s_last_seen_is_its_last_activity_not_its_detection():
+    """Issue 8 item 20: last_seen moved to the moment the dead peer was found (up to a
+    minute after it went silent)."""
+    settings = test_settings(ws_ping_interval=0.2, dead_peer_timeout=1.0, **FAST)
+    async with serving(settings) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        request = (f"GET /api/presence/subscribe?token={make_token(2)} HTTP/1.1\r\n"
+                   f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n")
+        await stream.send_all(request.encode())
+        sent = server.host.wall.now()
+        with trio.fail_after(5):  # never answer a ping: found dead after dead_peer_timeout
+            while await stream.receive_some(65536):
+                pass
+        found = server.host.wall.now()
+        await stream.aclose()
+        assert found - sent >= 1.0
+        last_seen = server.service.context.board[2].last_seen
+        assert sent <= last_seen < sent + 0.5  # its connect, its only activity
+
+
 async def test_a_live_client_answering_pings_is_not_taken_for_dead():
     settings = test_settings(ws_ping_interval=0.2, dead_peer_timeout=1.0)
     async with serving(settings) as server, server.subscribe(1) as ws:
