@@ -6,8 +6,9 @@ part: a kind names its rules module and its registry kind, and adds what is its 
 it rebuilds its state, how it performs one effect, and what it does when it leaves for
 good). Everything an actor changes outside its own state, the published views included,
 leaves through `execute` as effects the rules returned: one exit, as phoenix's
-`report_diff`. The loop owns the only timer an actor has: `trio.move_on_at(next_deadline)`
-around the receive; when it fires, the kind's expiry message is fed to the rules like any
+`report_diff`. The loop owns the only timer an actor has: it receives until `next_deadline`
+(`Mailbox.receive_until`, one entry in the runtime's shared `Alarms`, no cancel scope per
+wait); when that passes first, the kind's expiry message is fed to the rules like any
 other.
 """
 
@@ -17,11 +18,9 @@ import math
 from types import ModuleType
 from typing import Any, Protocol
 
-import trio
-
 from .clock import WallClock
 from .errors import ActorUnavailable
-from .mailbox import Mailbox
+from .mailbox import EXPIRED, Mailbox
 
 USER, CONVERSATION = "user", "conversation"  # the registry's actor kinds
 
@@ -57,15 +56,17 @@ async def run_actor(behaviour: Behaviour, inbox: Mailbox, clock: WallClock):
         deadline = behaviour.next_deadline(state)
         if deadline is None and behaviour.is_idle(state) and behaviour.retire(state):
             return
-        message = behaviour.expire_message
-        with trio.move_on_at(math.inf if deadline is None else clock.to_trio(deadline)):
-            message = await inbox.receive()
-        if message is STOP:
+        message = await inbox.receive_until(
+            math.inf if deadline is None else clock.to_trio(deadline)
+        )
+        if message is EXPIRED:
+            message = behaviour.expire_message
+        elif message is STOP:
             return
         try:
             state, effects = behaviour.apply(state, message, clock.now())
             behaviour.execute(state, effects)
-            del effects  # replies hold events: keep nothing alive while idle
+            del effects, message  # replies hold events: keep nothing alive while idle
         except Exception as exc:
             reply = getattr(message, "reply", None)
             if reply is not None:
