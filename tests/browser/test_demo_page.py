@@ -184,10 +184,13 @@ def test_server_restart_reconnects_with_backoff_and_catches_up(
 
 def test_an_expired_token_stops_updates_and_says_so(start_server, open_tab) -> None:
     server = start_server(jwt_leeway=0.0)
-    short = mint(server, 1, ttl=3)
 
     def hand_out_short_token(route) -> None:
+        # Minted when the page asks, not before the tab opens: a 3 s token minted up front
+        # (2-3 s left after `exp`'s rounding down) expired during a slow page load on a
+        # loaded machine, and the tab never went live. 5 s from here covers the upgrade.
         response = route.fetch()
+        short = mint(server, 1, ttl=5)
         route.fulfill(response=response, json={**response.json(), "token": short})
 
     def prepare(page) -> None:
