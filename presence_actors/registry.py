@@ -64,13 +64,8 @@ class Registry:
             inbox = Mailbox(self.context.timing.mailbox_size, self.alarms)
             self.started += 1
             behaviour = live[key] = self._behaviours[kind](self, key, inbox)
-            self.supervisor.spawn(
-                f"{kind}:{key}",
-                run_actor,
-                behaviour,
-                inbox,
-                self.context.clock,
-                on_give_up=behaviour.give_up,
+            self.supervisor.spawn_self_restarting(
+                f"{kind}:{key}", run_actor, behaviour, inbox, self.context.clock
             )
         return behaviour.inbox
 
