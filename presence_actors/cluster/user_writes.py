@@ -63,15 +63,7 @@ def touch(
     live device; a device with no live status comes online, as a connect makes it (SPEC
     §5: typing is activity of the typing device; issue 8 item 6). Its rate window carries
     over."""
-    fact = replica.devices.get(device_id)
-    stamp = Stamp.after(fact.stamp if fact else None, now, node)
-    if fact is not None and is_live(replica, device_id, now, down):
-        written = replace(
-            fact, stamp=stamp, last_activity=now, expires_at=now + timing.ttl(fact.status)
-        )
-    else:
-        status_at = fact.status_at if fact is not None else None
-        written = DeviceFact(stamp, ONLINE, now, now + timing.ttl(ONLINE), status_at)
+    written = _active(replica, node, device_id, now, timing, down)
     return _device(replica, device_id, written, now)
 
 
@@ -85,15 +77,7 @@ def connect(
 ) -> UserReplica:
     """A socket opens on `node`: one more socket, and the device comes online if it had
     no live status (its rate window carries over)."""
-    fact = replica.devices.get(device_id)
-    stamp = Stamp.after(fact.stamp if fact else None, now, node)
-    if fact is not None and is_live(replica, device_id, now, down):
-        written = replace(
-            fact, stamp=stamp, last_activity=now, expires_at=now + timing.ttl(fact.status)
-        )
-    else:
-        status_at = fact.status_at if fact is not None else None
-        written = DeviceFact(stamp, ONLINE, now, now + timing.ttl(ONLINE), status_at)
+    written = _active(replica, node, device_id, now, timing, down)
     sockets = _socket_change(replica, device_id, node, +1, now)
     return UserReplica(replica.user_id, {device_id: written}, sockets, now)
 
@@ -140,3 +124,23 @@ def _socket_change(
     count = held.count if held is not None else 0
     stamp = Stamp.after(held.stamp if held else None, now, node)
     return {(device_id, node): SocketFact(stamp, max(0, count + change))}
+
+
+def _active(
+    replica: UserReplica,
+    node: str,
+    device_id: str,
+    now: float,
+    timing: Timing,
+    down: frozenset[str],
+) -> DeviceFact:
+    """The device's fact after activity: a live device keeps its status and lives on from
+    now; one with no live status comes online. Its rate window carries over."""
+    fact = replica.devices.get(device_id)
+    stamp = Stamp.after(fact.stamp if fact else None, now, node)
+    if fact is not None and is_live(replica, device_id, now, down):
+        return replace(
+            fact, stamp=stamp, last_activity=now, expires_at=now + timing.ttl(fact.status)
+        )
+    status_at = fact.status_at if fact is not None else None
+    return DeviceFact(stamp, ONLINE, now, now + timing.ttl(ONLINE), status_at)

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import sys
 
 import pytest
 import trio
 
 from .conftest import redis_port, through
-from .nodes import NODE_TTL, ONLINE_TTL, TYPING_TTL, Node, frame, nodes, presence, typing, until
+from .nodes import (
+    NODE_TTL,
+    ONLINE_TTL,
+    ROOT,
+    TYPING_TTL,
+    Node,
+    frame,
+    nodes,
+    presence,
+    typing,
+    until,
+)
 from .proxy import CuttableProxy
 
 pytestmark = pytest.mark.slow
@@ -205,3 +217,25 @@ async def _cut_then_restore(n: dict[str, Node], proxy: CuttableProxy, answers: l
 
         await frame(on_b, caught_up, timeout=left)
         assert during > at_cut  # REST went on answering (200 only, checked after) while cut
+
+
+async def test_a_cli_import_reaches_sockets_on_every_node_within_a_second(
+        redis_target, tmp_path):
+    """Issue 11.4: a directory change made by the CLI in another process reaches open
+    sockets on every node within 1 s (each node polls the shared store's directory
+    version every 0.5 s; no Redis message is needed)."""
+    async with (nodes(tmp_path, _url(redis_target), "ab") as n,
+                n["a"].subscribe(4) as linus_on_a, n["b"].subscribe(4) as linus_on_b):
+        await initial(linus_on_a), await initial(linus_on_b)
+        assert await post(n["b"], 5, "away") == 200  # Edsger: not visible to Linus yet
+        path = tmp_path / "partners.json"
+        path.write_text('{"partnerships": [[4, 5]]}')
+        done = await trio.run_process(
+            [sys.executable, "-m", "web.cli", "directory", "import", str(path),
+             "--data-dir", str(tmp_path)], capture_stdout=True, capture_stderr=True,
+            check=False, cwd=ROOT)
+        assert done.returncode == 0, done.stderr.decode()
+        imported = trio.current_time()
+        for socket in (linus_on_a, linus_on_b):
+            await frame(socket, presence(5, "away"), timeout=5)
+            assert trio.current_time() - imported < 1.0 + 0.5  # SPEC §4 (+ delivery)
