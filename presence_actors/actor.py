@@ -6,8 +6,9 @@ part: a kind names its rules module and its registry kind, and adds what is its 
 it rebuilds its state, how it performs one effect, and what it does when it leaves for
 good). Everything an actor changes outside its own state, the published views included,
 leaves through `execute` as effects the rules returned: one exit, as phoenix's
-`report_diff`. The loop owns the only timer an actor has: `trio.move_on_at(next_deadline)`
-around the receive; when it fires, the kind's expiry message is fed to the rules like any
+`report_diff`. The loop owns the only timer an actor has: it receives until `next_deadline`
+(`Mailbox.receive_until`, one entry in the runtime's shared `Alarms`, no cancel scope per
+wait); when that passes first, the kind's expiry message is fed to the rules like any
 other.
 """
 
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
-from typing import Any, Protocol
-
-import trio
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import WallClock
 from .errors import ActorUnavailable
-from .mailbox import Mailbox
+from .mailbox import EXPIRED, Mailbox
+
+if TYPE_CHECKING:
+    from .supervisor import Supervisor
 
 USER, CONVERSATION = "user", "conversation"  # the registry's actor kinds
 
@@ -50,27 +52,47 @@ class Behaviour(Protocol):
     def give_up(self, error: BaseException) -> None: ...
 
 
-async def run_actor(behaviour: Behaviour, inbox: Mailbox, clock: WallClock):
-    """Run one actor until it is idle and retired, or stopped. Raises on a bug (supervised)."""
-    state = await behaviour.start()
-    while True:
-        deadline = behaviour.next_deadline(state)
-        if deadline is None and behaviour.is_idle(state) and behaviour.retire(state):
-            return
-        message = behaviour.expire_message
-        with trio.move_on_at(math.inf if deadline is None else clock.to_trio(deadline)):
-            message = await inbox.receive()
-        if message is STOP:
-            return
-        try:
-            state, effects = behaviour.apply(state, message, clock.now())
-            behaviour.execute(state, effects)
-            del effects  # replies hold events: keep nothing alive while idle
-        except Exception as exc:
-            reply = getattr(message, "reply", None)
-            if reply is not None:
-                reply.fail(ActorUnavailable("the actor failed on this request"))
-            raise exc
+async def run_actor(
+    supervisor: Supervisor, name: str, behaviour: Behaviour, inbox: Mailbox, clock: WallClock
+) -> None:
+    """Run one actor until it is idle and retired, or stopped.
+
+    Supervised from inside (`Supervisor.spawn_self_restarting`: one coroutine per actor,
+    not two): a step that raises (a bug) is counted by the supervisor and the actor
+    resumes from its last completed step; past the supervisor's bound it gives up."""
+    crashes = None  # made on the first crash: most never crash
+    supervisor.started()
+    try:
+        while True:
+            try:
+                state = await behaviour.start()
+                while True:
+                    deadline = behaviour.next_deadline(state)
+                    if deadline is None and behaviour.is_idle(state) and behaviour.retire(state):
+                        return
+                    message = await inbox.receive_until(
+                        math.inf if deadline is None else clock.to_trio(deadline)
+                    )
+                    if message is EXPIRED:
+                        message = behaviour.expire_message
+                    elif message is STOP:
+                        return
+                    try:
+                        state, effects = behaviour.apply(state, message, clock.now())
+                        behaviour.execute(state, effects)
+                        del effects, message  # replies hold events: nothing alive while idle
+                    except Exception:
+                        reply = getattr(message, "reply", None)
+                        if reply is not None:
+                            reply.fail(ActorUnavailable("the actor failed on this request"))
+                        raise
+            except Exception as exc:
+                crashes = supervisor.crashed(name, exc, crashes)
+                if crashes is None:
+                    behaviour.give_up(exc)
+                    return
+    finally:
+        supervisor.ended()
 
 
 class ActorShell:

@@ -9,10 +9,17 @@ own `ReplySlot` and waits for it under a deadline.
 (`send_nowait` raises `WouldBlock` when full and `BrokenResourceError` once the reader
 closed it; `receive` is a checkpoint and cancellable) at a tenth of its memory: an idle
 actor's mailbox is one small object, which is what lets 100,000 actors fit in memory.
+
+An actor that waits with a deadline does not open a cancel scope per wait (a scope, its
+cancel status and two sets, ~0.9 KB while it waits, plus an entry in trio's deadline heap
+per wait): it hands the deadline to the `Alarms` every mailbox of a runtime shares, one
+trio task with one cancel scope whose deadline it moves to the earliest alarm.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from typing import Any
 
@@ -65,15 +72,85 @@ class ActorGone(Exception):
 _IDLE: tuple = ()  # the queue of every empty mailbox: an idle actor holds no list
 
 
+class Expired:
+    """What `Mailbox.receive_until` returns when its deadline came before a message."""
+
+    __slots__ = ()
+
+
+EXPIRED = Expired()
+
+
+class Alarms:
+    """The deadlines of every mailbox reader of one runtime, on one trio timer.
+
+    `run` is one task: it sleeps in one long-lived cancel scope whose deadline is the
+    earliest alarm, and when it wakes it hands `EXPIRED` to each reader whose alarm is
+    due. An alarm is one heap entry; a reader that got a message before its deadline
+    leaves it there (it is still its deadline next time it waits, most often); entries
+    that no longer match their mailbox's alarm are skipped when due and pruned when they
+    outnumber the mailboxes, as trio prunes its own deadline heap.
+    """
+
+    __slots__ = ("_armed", "_heap", "_order", "_scope")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Mailbox]] = []
+        self._order = itertools.count()  # ties: first set, first fired; never compares mailboxes
+        self._scope: trio.CancelScope | None = None
+        self._armed = 0  # mailboxes whose alarm is set: the heap is pruned past twice that
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def set(self, mailbox: Mailbox, deadline: float) -> None:
+        """Wake `mailbox`'s reader with `EXPIRED` at trio time `deadline`."""
+        if mailbox._alarm is None:
+            self._armed += 1
+        mailbox._alarm = deadline
+        heapq.heappush(self._heap, (deadline, next(self._order), mailbox))
+        if self._scope is not None and deadline < self._scope.deadline:
+            self._scope.deadline = deadline
+        if len(self._heap) > 2 * self._armed + 1000:
+            self._heap = [entry for entry in self._heap if entry[2]._alarm == entry[0]]
+            heapq.heapify(self._heap)
+
+    def clear(self, mailbox: Mailbox) -> None:
+        if mailbox._alarm is not None:
+            mailbox._alarm = None
+            self._armed -= 1
+
+    async def run(self) -> None:
+        """Fire alarms as they fall due, forever (cancel it to stop)."""
+        while True:
+            with trio.CancelScope(deadline=self._heap[0][0] if self._heap else math.inf) as scope:
+                self._scope = scope
+                await trio.sleep_forever()
+            self._scope = None
+            heap = self._heap
+            now = trio.current_time()
+            while heap and heap[0][0] <= now:
+                deadline, _, mailbox = heapq.heappop(heap)
+                if mailbox._alarm != deadline:
+                    continue  # stale: the reader has waited for another deadline since
+                self.clear(mailbox)
+                reader = mailbox._reader
+                if reader is not None:
+                    mailbox._reader = None
+                    trio.lowlevel.reschedule(reader, outcome.Value(EXPIRED))
+
+
 class Mailbox:
     """A bounded queue with one reader (the actor) and any number of senders.
 
     Senders hold the mailbox itself as the actor's address (there is no separate ref)."""
 
-    __slots__ = ("_capacity", "_closed", "_queue", "_reader", "_space")
+    __slots__ = ("_alarm", "_alarms", "_capacity", "_closed", "_queue", "_reader", "_space")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, alarms: Alarms | None = None) -> None:
         self._capacity = capacity
+        self._alarms = alarms  # where `receive_until` sets its deadline (shared, per runtime)
+        self._alarm: float | None = None  # the deadline set in `_alarms`, until it fires
         self._queue: list[Any] | tuple = _IDLE
         self._reader: trio.lowlevel.Task | None = None
         self._space: trio.lowlevel.ParkingLot | None = None  # blocked senders, made on demand
@@ -145,6 +222,36 @@ class Mailbox:
         self._reader = trio.lowlevel.current_task()
         return await trio.lowlevel.wait_task_rescheduled(self._abort)
 
+    async def receive_until(self, deadline: float) -> Any:
+        """The next message, or `EXPIRED` once trio's clock reaches `deadline` first (a
+        deadline already passed expires before any queued message, as a cancel scope
+        would). Cancellable. `math.inf` waits for a message only.
+
+        Raises:
+            RuntimeError: a finite deadline on a mailbox made without `Alarms`.
+        """
+        if deadline > trio.current_time():
+            if deadline == math.inf:
+                if self._alarms is not None:
+                    self._alarms.clear(self)  # an old alarm must not wake this wait
+            elif self._alarm != deadline:
+                if self._alarms is None:
+                    raise RuntimeError("this mailbox has no alarms: it cannot wait with a deadline")
+                self._alarms.set(self, deadline)
+            # `receive`, inlined: one coroutine frame less for every waiting actor
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                message = self.receive_nowait()
+            except trio.WouldBlock:
+                pass
+            else:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return message
+            self._reader = trio.lowlevel.current_task()
+            return await trio.lowlevel.wait_task_rescheduled(self._abort)
+        await trio.lowlevel.checkpoint()
+        return EXPIRED
+
     def _abort(self, _: Any) -> trio.lowlevel.Abort:
         self._reader = None
         return trio.lowlevel.Abort.SUCCEEDED
@@ -152,5 +259,7 @@ class Mailbox:
     def close(self) -> None:
         """The reader is done: later sends fail, blocked senders are woken to fail."""
         self._closed = True
+        if self._alarms is not None:
+            self._alarms.clear(self)
         if self._space:
             self._space.unpark_all()

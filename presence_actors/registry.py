@@ -20,7 +20,7 @@ import trio
 from .actor import CONVERSATION, STOP, USER, run_actor
 from .context import ActorContext
 from .errors import ActorUnavailable
-from .mailbox import ActorGone, Mailbox, ReplySlot
+from .mailbox import ActorGone, Alarms, Mailbox, ReplySlot
 from .supervisor import Supervisor
 
 
@@ -42,6 +42,7 @@ class Registry:
         self.supervisor = supervisor
         self.context = context
         self._behaviours = behaviours
+        self.alarms = Alarms()  # every actor's deadline; its `run` is a task of the runtime
         self._live: dict[str, dict[int, Any]] = {kind: {} for kind in behaviours}  # behaviours
         self.started = 0
         self.retired = 0
@@ -60,16 +61,11 @@ class Registry:
         if behaviour is None:
             if self.closing:
                 raise ActorUnavailable("the service is shutting down")
-            inbox = Mailbox(self.context.timing.mailbox_size)
+            inbox = Mailbox(self.context.timing.mailbox_size, self.alarms)
             self.started += 1
             behaviour = live[key] = self._behaviours[kind](self, key, inbox)
-            self.supervisor.spawn(
-                f"{kind}:{key}",
-                run_actor,
-                behaviour,
-                inbox,
-                self.context.clock,
-                on_give_up=behaviour.give_up,
+            self.supervisor.spawn_self_restarting(
+                f"{kind}:{key}", run_actor, behaviour, inbox, self.context.clock
             )
         return behaviour.inbox
 

@@ -298,6 +298,7 @@ async def open_presence(
         open_supervisor(timing.max_restarts, timing.restart_period) as supervisor,
     ):
         registry = Registry(supervisor, context, {USER: UserActor, CONVERSATION: ConversationActor})
+        nursery.start_soon(registry.alarms.run)
         pushes = DirectoryPushes(registry)
         directories.on_change = pushes.changed
         await directories.refresh(force=True)

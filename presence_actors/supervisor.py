@@ -51,6 +51,39 @@ class Supervisor:
         cheaply; nothing is allocated per child beyond its task until it first crashes)."""
         self._nursery.start_soon(self._child, name, run, args, on_give_up, name=name)
 
+    def spawn_self_restarting(
+        self, name: str, run: Callable[..., Awaitable[Any]], *args: Any
+    ) -> None:
+        """Start `run(self, name, *args)`, a child that runs the restart loop itself: it
+        calls `started` first, `crashed` on each crash and `ended` when it ends. The same
+        supervision as `spawn` without a wrapper coroutine per child (an actor per user:
+        ~0.3 KB each)."""
+        self._nursery.start_soon(run, self, name, *args, name=name)
+
+    def started(self) -> None:
+        self.running += 1
+
+    def ended(self) -> None:
+        self.running -= 1
+        if not self.running and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    def crashed(
+        self, name: str, exc: Exception, crashes: deque[float] | None
+    ) -> deque[float] | None:
+        """Count a crash of `name`: the crash times to keep for its next crash, or None
+        when it crashed too often and must give up."""
+        crashes = crashes if crashes is not None else deque()
+        if self._too_many(crashes, trio.current_time()):
+            self.given_up += 1
+            log.error("%s crashed %d times in %.0f s; giving up",
+                      name, len(crashes), self._period, exc_info=exc)
+            return None
+        self.restarts += 1
+        log.warning("%s crashed; restarting", name, exc_info=exc)
+        return crashes
+
     async def _child(
         self,
         name: str,
@@ -59,28 +92,20 @@ class Supervisor:
         on_give_up: Callable[[BaseException], None] | None,
     ) -> None:
         crashes: deque[float] | None = None  # made on the first crash: most never crash
-        self.running += 1
+        self.started()
         try:
             while True:
                 try:
                     await run(*args)
                     return
                 except Exception as exc:
-                    crashes = crashes if crashes is not None else deque()
-                    if self._too_many(crashes, trio.current_time()):
-                        self.given_up += 1
-                        log.error("%s crashed %d times in %.0f s; giving up",
-                                  name, len(crashes), self._period, exc_info=exc)
+                    crashes = self.crashed(name, exc, crashes)
+                    if crashes is None:
                         if on_give_up is not None:
                             on_give_up(exc)
                         return
-                    self.restarts += 1
-                    log.warning("%s crashed; restarting", name, exc_info=exc)
         finally:
-            self.running -= 1
-            if not self.running and self._idle is not None:
-                self._idle.set()
-                self._idle = None
+            self.ended()
 
     def _too_many(self, crashes: deque[float], now: float) -> bool:
         """Count a crash at `now`: True once more than `max_restarts` fall within `period`."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import trio
 import trio.testing
 
 from presence_actors.errors import ActorUnavailable
-from presence_actors.mailbox import ActorGone, Mailbox, ReplySlot
+from presence_actors.mailbox import EXPIRED, ActorGone, Alarms, Mailbox, ReplySlot
 
 
 def test_a_full_mailbox_refuses_without_waiting():
@@ -114,3 +116,68 @@ def test_an_emptied_mailbox_holds_no_queue():
     assert mailbox._queue == ()  # an idle actor's mailbox keeps no list alive
     mailbox.send_nowait("b")
     assert mailbox.receive_nowait() == "b"
+
+
+async def test_receive_until_expires_at_its_deadline_and_not_before(autojump_clock):
+    alarms = Alarms()
+    mailbox = Mailbox(4, alarms)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(alarms.run)
+        start = trio.current_time()
+        assert await mailbox.receive_until(start + 5) is EXPIRED
+        assert trio.current_time() == start + 5
+        mailbox.send_nowait("queued")
+        assert await mailbox.receive_until(start + 10) == "queued"  # a message comes first
+        assert trio.current_time() == start + 5
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_earlier_deadline_moves_the_alarm_forward(autojump_clock):
+    alarms = Alarms()
+    late, early = Mailbox(4, alarms), Mailbox(4, alarms)
+    woke = []
+
+    async def wait(mailbox, deadline, name):
+        assert await mailbox.receive_until(deadline) is EXPIRED
+        woke.append((name, trio.current_time()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(alarms.run)
+        start = trio.current_time()
+        nursery.start_soon(wait, late, start + 60, "late")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(wait, early, start + 1, "early")
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(100)
+        nursery.cancel_scope.cancel()
+    assert woke == [("early", start + 1), ("late", start + 60)]
+
+
+async def test_a_wait_without_deadline_is_not_woken_by_an_old_alarm(autojump_clock):
+    alarms = Alarms()
+    mailbox = Mailbox(4, alarms)
+    got = []
+
+    async def reader():
+        mailbox.send_nowait("first")
+        got.append(await mailbox.receive_until(trio.current_time() + 1))  # leaves its alarm set
+        got.append(await mailbox.receive_until(math.inf))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(alarms.run)
+        nursery.start_soon(reader)
+        await trio.sleep(10)  # past the old alarm: the reader must still be waiting
+        assert got == ["first"]
+        mailbox.send_nowait("second")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert got == ["first", "second"]
+    assert len(alarms) == 0
+
+
+def test_stale_alarms_are_pruned():
+    alarms = Alarms()
+    mailbox = Mailbox(4, alarms)
+    for k in range(5000):
+        alarms.set(mailbox, float(k))  # each replaces the last: only one is live
+    assert len(alarms) <= 1002
