@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import outcome
@@ -63,6 +64,28 @@ class ReplySlot:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+class Refusal:
+    """The reply slot of a request nobody waits for (a WebSocket status frame): the answer
+    is dropped, a refusal (`RateLimited`, `ActorUnavailable`) goes to `on_error`, once.
+
+    It saves the sender a deadline, a cancel scope and a task switch per request: under
+    F4's 5,000 status frames a second, waiting for an answer that is almost always "done"
+    was about a fifth of the node's CPU (docs/benchmarks.md)."""
+
+    __slots__ = ("_on_error",)
+
+    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+        self._on_error: Callable[[BaseException], None] | None = on_error
+
+    def set(self, value: Any) -> None:
+        self._on_error = None
+
+    def fail(self, error: BaseException) -> None:
+        on_error, self._on_error = self._on_error, None
+        if on_error is not None:
+            on_error(error)
 
 
 class ActorGone(Exception):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the rules import this module and must not import trio
-    from .mailbox import ReplySlot
+    from .mailbox import Refusal, ReplySlot
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,7 @@ class Answer:
 
     `value` is the answer, or the exception the caller's `ReplySlot.wait` raises."""
 
-    reply: ReplySlot | None
+    reply: ReplySlot | Refusal | None
     value: Any
 
     def send(self) -> None:

@@ -8,6 +8,7 @@ whole seconds and a `Z` suffix (Swift's default decoder rejects fractional secon
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +32,14 @@ def format_time(epoch: float | None) -> str | None:
     """ISO 8601 UTC, whole seconds (floored), `Z` suffix; None stays None."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(math.floor(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(math.floor(epoch))
+
+
+@functools.lru_cache(maxsize=256)
+def _format_second(second: int) -> str:
+    """Every push of a busy second renders the same few seconds: format each once (F4's
+    profile had `strftime` at 3 % of the node's CPU)."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> float:

@@ -26,7 +26,7 @@ from .directory import Directory
 from .directory_cache import DirectoryCache
 from .directory_pushes import DirectoryPushes
 from .errors import NotFound, RateLimited, TooManySockets
-from .mailbox import ReplySlot
+from .mailbox import Refusal, ReplySlot
 from .model import PresenceRecord, PresenceStatus, PresenceView
 from .ports import PresenceStore
 from .reads import views_for
@@ -135,6 +135,35 @@ class PresenceService:
         return await self._ask(
             USER, user_id, lambda r: user_rules.SetStatus(device_id, status, r, admitted)
         )
+
+    async def post_status(
+        self,
+        user_id: int,
+        device_id: str,
+        status: PresenceStatus,
+        on_refused: Callable[[BaseException], None],
+    ) -> None:
+        """`set_status` without waiting for the answer (a WebSocket status frame, which
+        has no reply when accepted): queued at once, in order with the device's other
+        frames; a refusal reaches `on_refused` when the actor decides it.
+
+        Raises:
+            RateLimited: refused by the cluster-wide limit (asked before queueing).
+            ActorUnavailable: the user's actor is overloaded or shutting down.
+        """
+        admitted = None
+        if self.limiter is not None:
+            offline = status is PresenceStatus.OFFLINE
+            admitted = self._admit(await self.limiter.admit_status(user_id, device_id, offline))
+        counters = self.context.counters
+
+        def refused(error: BaseException) -> None:
+            if isinstance(error, RateLimited):
+                counters.rate_limited += 1
+            on_refused(error)
+
+        message = user_rules.SetStatus(device_id, status, Refusal(refused), admitted)
+        self.registry.tell(USER, user_id, message)
 
     async def touch(self, user_id: int, device_id: str) -> None:
         """Activity on a device (a typing POST, a WebSocket frame): it extends the device,

@@ -33,7 +33,7 @@ from .model import PresenceRecord, PresenceStatus
 from .timing import Timing
 
 if TYPE_CHECKING:  # typing only: the rules import no trio
-    from .mailbox import ReplySlot
+    from .mailbox import Refusal, ReplySlot
 
 ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 DEFAULT_TIMING = Timing()
@@ -100,7 +100,7 @@ def live_devices(state: UserState, now: float) -> dict[str, PresenceStatus]:
 class SetStatus:
     device_id: str
     status: PresenceStatus
-    reply: ReplySlot | None = None
+    reply: ReplySlot | Refusal | None = None  # Refusal: a frame nobody waits on
     admitted: bool | None = None  # the cluster limiter's verdict; None: the local window decides
 
 

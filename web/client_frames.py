@@ -30,17 +30,24 @@ RATE_LIMITED_FRAMES = error_frame("rate_limited", "Too many frames; slow down")
 
 
 async def answer(service, user: int, device: str, data: bytes, timeout: float,
-                 on_rate_limited=lambda: None) -> bytes | None:
-    """Apply one client frame; the reply frame, if any. `timeout`: the service's deadline."""
+                 on_rate_limited=lambda: None, later=lambda frame: None) -> bytes | None:
+    """Apply one client frame; the reply frame, if any. `timeout`: the service's deadline.
+
+    A status frame is posted, not awaited (`service.post_status`): accepted, it has no
+    reply, and a refusal the actor decides later reaches the socket through `later`."""
     try:
         frame = _parse(data)
         if frame is _PING:  # most frames: no deadline, `touch` never waits
             await service.touch(user, device)
             return PONG
+        if isinstance(frame, StatusFrame):  # no deadline: the post never waits for the actor
+
+            def refused(error: BaseException) -> None:
+                later(refusal_frame(error, on_rate_limited))
+
+            await service.post_status(user, device, frame.status, refused)  # the cluster
+            return None  # limiter, if any, bounds its own wait (50 ms)
         with trio.fail_after(timeout + 1.0):
-            if isinstance(frame, StatusFrame):
-                await service.set_status(user, device, frame.status)
-                return None
             await service.touch(user, device)
             if isinstance(frame, PingFrame):
                 return PONG
@@ -50,13 +57,18 @@ async def answer(service, user: int, device: str, data: bytes, timeout: float,
         with trio.move_on_after(timeout), contextlib.suppress(ActorUnavailable):
             await service.touch(user, device)
         return error_frame("invalid_frame", str(error))
-    except RateLimited as error:
+    except (RateLimited, NotFound, ActorUnavailable, trio.TooSlowError) as error:
+        return refusal_frame(error, on_rate_limited)
+
+
+def refusal_frame(error: BaseException, on_rate_limited=lambda: None) -> bytes:
+    """The error frame of a refused frame (SPEC §8's codes)."""
+    if isinstance(error, RateLimited):
         on_rate_limited()
         return error_frame("rate_limited", f"Too many requests; retry after {error.retry_after} s")
-    except NotFound:
+    if isinstance(error, NotFound):
         return error_frame("not_found", "Not found")
-    except (ActorUnavailable, trio.TooSlowError):
-        return error_frame("unavailable", "Service temporarily unavailable")
+    return error_frame("unavailable", "Service temporarily unavailable")
 
 
 class _BadFrame(ValueError):

@@ -203,9 +203,14 @@ class SocketSession:
             return
         reply = await client_frames.answer(
             host.service, self.user_id, self.device_id, data, settings.request_timeout,
-            host.metrics.rate_limited.labels("websocket").inc)
+            host.metrics.rate_limited.labels("websocket").inc, self._reply_error)
         if reply is not None:
             self.outbox.offer_reply("pong" if reply is client_frames.PONG else "error", reply)
+
+    def _reply_error(self, frame: bytes) -> None:
+        """An error frame decided after `answer` returned (a refused status post)."""
+        if self.state is SessionState.OPEN:
+            self.outbox.offer_reply("error", frame)
 
     # --- closing -------------------------------------------------------------------------
 

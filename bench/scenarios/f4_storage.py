@@ -18,7 +18,7 @@ import time
 
 import orjson
 
-from .. import directories, servers, tokens
+from .. import directories, profiling, servers, tokens
 from ..drivers import percentiles
 from ..workers import Worker
 from . import Context, Row
@@ -97,11 +97,17 @@ def run(ctx: Context) -> Row:
         ctx.say(f"F4: {connected['connected']} sockets in {connected['seconds']:.0f} s; "
                 f"{rate:.0f} changes/s for {seconds:.0f} s")
         settle = 6.0
-        cpu0 = service.cpu_seconds()
+        pushes0, cpu0 = _pushes(service), service.cpu_seconds()
         poller.send("watch", duration=seconds + settle, period=0.2)
+        out = ctx.profile_dir / "f4.txt" if ctx.profile_dir else None
+        sampler = profiling.start(service.ps.pid, seconds, out) if out else None
         churn = pool.call("churn", wait=seconds + 120, rate=rate, duration=seconds,
                           statuses=STATUSES)
-        cpu = (service.cpu_seconds() - cpu0) / churn["seconds"]
+        if out:
+            ctx.say("F4 profile:\n" + profiling.finish(sampler, out, top=15))
+        pushes = _pushes(service) - pushes0  # first: the CPU read after it covers them all
+        cpu_seconds = service.cpu_seconds() - cpu0
+        cpu = cpu_seconds / churn["seconds"]
         watched = poller.recv(wait=settle + 120)
         metrics = {k: v for k, v in service.metrics().items() if "storage" in k}
         try:
@@ -139,14 +145,22 @@ def run(ctx: Context) -> Row:
         f"{p['p50'] if p['p50'] is not None else float('nan'):.2f} s (poll 0.2 s, "
         f"{watched['queries']} polls, slowest {watched['slowest']:.2f} s); never "
         f"flushed {missing}; rows != memory {mismatched}; memory != last sent {stale}; "
-        f"server cpu {cpu:.0%}; errors {errors}; storage metrics {_short(metrics)}{unreadable}",
+        f"server cpu {cpu:.0%} ({pushes:.0f} changes accepted); errors {errors}; "
+        f"storage metrics {_short(metrics)}{unreadable}",
         {"p99": p["p99"], "missing": missing, "mismatched": mismatched, "stale": stale,
          # Lost: a user whose final row differs from the server's memory. A change that no
          # poll saw before the watch ended ("missing") is late, not lost, when the final
          # rows match: it counts against the lag target (met), not here.
          "errors": errors, "lost": mismatched, "achieved": achieved, "echoed": echoed,
-         "metrics": metrics},
+         "metrics": metrics, "accepted": pushes,
+         # Every accepted change (away <-> online) changes the aggregate: one push each. Under
+         # saturation this is the comparable figure; the backlog left at the end is not in it.
+         "cpu_per_op": {"change": 1e6 * cpu_seconds / pushes} if pushes else {}},
     )
+
+
+def _pushes(service: servers.Service) -> float:
+    return service.metrics().get('presence_pushes_total{type="presence_update"}', 0.0)
 
 
 def _short(metrics: dict) -> str:

@@ -52,15 +52,7 @@ class PostgresBackend:
         return int(status.split()[-1])
 
     async def upsert(self, batch: Sequence[PresenceRecord], per_statement: int) -> Upserted:
-        chunks = [
-            (
-                [r.user_id for r in part],
-                [r.status.value for r in part],
-                [to_naive_utc(r.last_seen) for r in part],
-            )
-            for part in (batch[i : i + per_statement] for i in range(0, len(batch), per_statement))
-        ]
-        known, written = await self._run(sql.upsert, chunks)
+        known, written = await self._run(_upsert_batch, list(batch), per_statement)
         return Upserted(frozenset(written), frozenset(r.user_id for r in batch) - known)
 
     async def fetch_presence(self, user_ids: Sequence[int]) -> list[PresenceRecord]:
@@ -78,6 +70,20 @@ class PostgresBackend:
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1"))
+
+
+async def _upsert_batch(conn: asyncpg.Connection, batch: list[PresenceRecord], per_statement: int):
+    """The batch as column arrays, built here on the database thread (not on the node's
+    trio thread, which a saturated node cannot spare), then `sql.upsert`."""
+    chunks = [
+        (
+            [r.user_id for r in part],
+            [r.status.value for r in part],
+            [to_naive_utc(r.last_seen) for r in part],
+        )
+        for part in (batch[i : i + per_statement] for i in range(0, len(batch), per_statement))
+    ]
+    return await sql.upsert(conn, chunks)
 
 
 async def _with_connection(pool: asyncpg.Pool, fn, args: tuple):

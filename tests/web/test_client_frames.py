@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from presence_actors import ActorUnavailable
+from presence_actors import ActorUnavailable, RateLimited
 from web import client_frames
 from web.schemas import ClientFrame
 
@@ -60,3 +60,27 @@ def test_the_short_path_gives_the_frame_pydantic_gives(document):
 def test_a_bad_status_frame_is_still_refused_by_the_validated_path(document):
     with pytest.raises(client_frames._BadFrame):
         client_frames._parse(orjson.dumps(document))
+
+
+class Posting(Service):
+    """A service whose actor refuses the posted status after `answer` has returned."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error, self.refusals = error, []
+
+    async def post_status(self, user, device, status, on_refused) -> None:
+        self.refusals.append(lambda: on_refused(self.error))
+
+
+@pytest.mark.parametrize(("error", "code"), [(RateLimited(2), "rate_limited"),
+                                             (ActorUnavailable("failing"), "unavailable")])
+async def test_a_status_frame_is_posted_and_its_refusal_arrives_later(error, code):
+    service, later, limited = Posting(error), [], []
+    frame = b'{"type": "status", "status": "away"}'
+    reply = await client_frames.answer(service, 7, "phone", frame, 1.0,
+                                       lambda: limited.append(1), later.append)
+    assert reply is None and later == []  # answered before the actor decided
+    service.refusals[0]()
+    assert [orjson.loads(f)["data"]["code"] for f in later] == [code]
+    assert limited == ([1] if code == "rate_limited" else [])
