@@ -9,11 +9,12 @@ Driver users 1..D each hold a WebSocket on the `drive` node and alternate their 
 frame changes that user's aggregate. Watchers D+1..D+W, partners of every driver, hold a
 WebSocket on the `watch` node. The propagation delay of a change is the time from just
 before its frame is written to its `presence_update` reaching a watcher (monotonic clock,
-one process). A delay is matched by (user, status), so it is unambiguous while it stays
-under a user's change period (drivers / rate). Prints one JSON line: changes sent,
-updates received, p50/p99/max delay over the measured window, `lost` (watcher, driver)
-pairs whose last update is not the driver's last status 10 s after the end, and the load
-process's own CPU seconds.
+one process). It prints `window-start` / `window-end` as the measured window begins and
+ends (the parent samples the servers then). A delay is matched by (user, status), so it
+is unambiguous while it stays under a user's change period (drivers / rate). Prints one
+JSON line last: changes sent, updates received, p50/p99/max delay over the measured
+window, `lost` (watcher, driver) pairs whose last update is not the driver's last status
+10 s after the end, and the load process's own CPU seconds.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from . import tokens
 from .drivers import percentiles
 from .wire import open_subscriber
 
+# Lines on stdout before the result: the measured window starts / has ended (its last
+# changes delivered, give or take the tail), so the parent measures the servers' CPU and
+# deliveries over the steady load, not over 1,000 sockets connecting.
+WINDOW_START, WINDOW_END = "window-start", "window-end"
 FRAMES = {s: orjson.dumps({"type": "status", "status": s}) for s in ("online", "away")}
 
 
@@ -86,6 +91,7 @@ async def run(spec: dict) -> dict:
         if not measuring[0] and now >= end_warmup:
             measuring[0] = True
             cpu0 = _cpu()
+            print(WINDOW_START, flush=True)  # the parent samples the servers' CPU now
         owed += per_tick
         while owed >= 1:
             owed -= 1
@@ -102,6 +108,8 @@ async def run(spec: dict) -> dict:
     measuring[0] = False
     cpu = _cpu() - cpu0
     done_sending = time.monotonic()
+    await asyncio.sleep(min(1.0, spec["seconds"] / 10))  # the window's last changes land
+    print(WINDOW_END, flush=True)
     # Nothing lost: every watcher ends with every driver's last status (updates in between
     # may be coalesced by a slow socket's outbox, SPEC §8). Late updates count here.
     pairs = [(w, d) for w in range(drivers + 1, drivers + watchers + 1)

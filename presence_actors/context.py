@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .clock import WallClock
-from .cluster import ClusterNode, Facts, owner_of
+from .cluster import ClusterNode, Facts, cached_owner_of
 from .cluster.user_replica import NO_NODES
 from .directory import Directory
 from .fanout import Subscribers
@@ -55,7 +55,7 @@ class ActorContext:
         """Does this node persist this user? Always in a cluster of one; in a cluster, the
         owner among the nodes it hears (`owner_of`)."""
         cluster = self.cluster
-        return cluster is None or owner_of(user_id, cluster.live_nodes()) == cluster.node
+        return cluster is None or cached_owner_of(user_id, cluster.live_nodes()) == cluster.node
 
     def replicate(self, facts: Facts) -> None:
         """Send writes made on this node to the others (nothing in a cluster of one)."""

@@ -19,7 +19,7 @@ from .codec import ProtocolError, decode, encode
 from .facts import FactBuffer, Facts, merge_facts
 from .node import ClusterNode, ClusterSink, NodeStatistics, new_node_id
 from .node_messages import Delta, Goodbye, Heartbeat, NodeMessage, Snapshot, TransferRequest
-from .ownership import owner_of
+from .ownership import cached_owner_of, owner_of
 from .protocol import NodeProtocol, Peer, PeerStatus
 from .redis_url import RedisTarget, parse_redis_url
 from .stamp import Stamp
@@ -88,6 +88,7 @@ __all__ = [
     "TypingFact",
     "UserReplica",
     "Verdict",
+    "cached_owner_of",
     "decode",
     "encode",
     "merge_facts",

@@ -43,6 +43,13 @@ def encode(message: NodeMessage) -> bytes:
     return orjson.dumps([VERSION, *body])
 
 
+def delta_prefix(node: str) -> bytes:
+    """How every encoded `Delta` from `node` begins: a node's own deltas come back to it
+    through the shared channel, and it drops them on this prefix without decoding them
+    (`NodeProtocol.receive` would ignore them after a full decode)."""
+    return orjson.dumps([VERSION, "d", node])[:-1] + b","
+
+
 def decode(data: bytes | str) -> NodeMessage:
     """Raises:
     ProtocolError: not valid JSON, another version, or a field of the wrong shape."""

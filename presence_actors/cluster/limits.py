@@ -105,8 +105,11 @@ class ClusterLimiter:
         self._checks = self._refused = self._fallbacks = 0
 
     async def admit_status(self, user_id: int, device_id: str, offline: bool) -> Verdict | None:
-        """The status window of (user, device); `offline` is always admitted but restarts it."""
+        """The status window of (user, device); `offline` is always admitted but restarts it.
+        With the window off (`status_min_interval` 0) there is nothing to count: no call."""
         interval = round(self.timing.status_min_interval * 1000)
+        if interval <= 0:
+            return ADMITTED
         key = self.bus.target.key("limit", "status", user_id, device_id)
         return await self._check(STATUS_WINDOW, key, interval, "1" if offline else "0")
 

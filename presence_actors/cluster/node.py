@@ -21,7 +21,7 @@ from typing import Protocol
 import trio
 
 from .bus import BusDown, BusEvent, BusStatistics, BusUp, ClusterBus, Received
-from .codec import ProtocolError, decode, encode
+from .codec import ProtocolError, decode, delta_prefix, encode
 from .facts import FactBuffer, Facts
 from .protocol import (
     Action,
@@ -80,6 +80,7 @@ class ClusterNode:
         self.bus = bus
         self.sink = sink
         self.node = bus.node
+        self._own_delta = delta_prefix(self.node)
         self.protocol = NodeProtocol(bus.node, node_ttl, info)
         self._buffer = FactBuffer()
         self._events: trio.MemorySendChannel | None = None
@@ -167,6 +168,8 @@ class ClusterNode:
         now = trio.current_time()
         match event:
             case Received(data):
+                if isinstance(data, bytes) and data.startswith(self._own_delta):
+                    return  # our own delta, back from the channel: half of all traffic
                 try:
                     message = decode(data)
                 except ProtocolError as error:

@@ -20,6 +20,7 @@ from presence_actors.cluster import (
     decode,
     encode,
 )
+from presence_actors.cluster.codec import delta_prefix
 
 from .strategies import fact_batches
 
@@ -78,3 +79,10 @@ def test_nothing_on_the_bus_raises_anything_but_protocol_error(data):
 
 def test_an_empty_delta_is_small():
     assert len(encode(Delta("n1", 1, Facts()))) < 40
+
+
+@settings(max_examples=200, deadline=None)
+@given(MESSAGES, st.sampled_from(["n1", "n", "n11", "n2"]))
+def test_the_delta_prefix_picks_out_exactly_one_node_s_deltas(message, node):
+    mine = isinstance(message, Delta) and message.node == node
+    assert encode(message).startswith(delta_prefix(node)) is mine

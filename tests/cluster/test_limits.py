@@ -49,6 +49,15 @@ async def test_the_status_window_is_one_window_across_nodes(redis_target):
         assert a.statistics().refused == 1 and b.statistics().refused == 1
 
 
+async def test_with_the_status_window_off_no_status_check_goes_to_redis(redis_target):
+    off = Timing(status_min_interval=0)
+    async with limiters((redis_target, "a"), timing=off) as (a,):
+        verdicts = [await a.admit_status(1, "phone", offline=False) for _ in range(3)]
+        assert verdicts == [Verdict(True)] * 3
+        assert a.statistics().checks == 0  # nothing to count: no round trip per change
+        assert (await a.admit_typing(1, 10)).admitted and a.statistics().checks == 1
+
+
 async def test_the_typing_bucket_is_one_bucket_across_nodes(redis_target):
     async with limiters((redis_target, "a"), (redis_target, "b")) as (a, b):
         verdicts = [await (a if i % 2 else b).admit_typing(1, 10) for i in range(6)]

@@ -160,3 +160,25 @@ async def test_snapshots_carry_only_the_sender_s_own_writes(autojump_clock):
         await group.settle()
         snapshots = [m for m in seen if isinstance(m, Snapshot)]
         assert snapshots and set(snapshots[0].facts.users) == {2}
+
+
+async def test_a_node_drops_its_own_deltas_without_decoding_them(autojump_clock, monkeypatch):
+    from presence_actors.cluster import node as node_module
+
+    decoded: list[str] = []
+
+    def counting(data):
+        message = decode(data)
+        decoded.append(type(message).__name__ + ":" + message.node)
+        return message
+
+    monkeypatch.setattr(node_module, "decode", counting)
+    async with cluster("a", "b") as group:
+        await group.settle()
+        decoded.clear()
+        for user_id in range(1, 4):
+            group.members["a"].write(user_id, "connect", "phone")
+            await group.settle()
+        assert group.members["b"].status(3) is ONLINE
+        assert decoded.count("Delta:a") == 3  # b decoded each of a's deltas, a none of them
+

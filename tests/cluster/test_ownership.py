@@ -37,3 +37,13 @@ def test_a_node_joining_takes_only_the_users_it_now_ranks_first_for():
 def test_no_node_is_a_bug():
     with pytest.raises(ValueError):
         owner_of(1, [])
+
+
+def test_the_cached_owner_is_the_owner_and_follows_the_live_nodes():
+    from presence_actors.cluster import cached_owner_of
+
+    nodes = frozenset({"a", "b", "c"})
+    for user_id in range(200):
+        assert cached_owner_of(user_id, nodes) == owner_of(user_id, nodes)
+    fewer = nodes - {owner_of(7, nodes)}
+    assert cached_owner_of(7, fewer) == owner_of(7, fewer) != owner_of(7, nodes)

@@ -367,8 +367,8 @@ def test_accepted_requests_in_any_window_never_exceed_burst_plus_rate_times_wind
 PURE = ("user_rules", "conversation_rules", "messages", "model", "timing", "errors", "bucket")
 # The replicas and their writes, which the rules are made of (presence_actors/cluster/).
 PURE_CLUSTER = ("user_replica", "user_writes", "typing_replica", "stamp")
-STDLIB = {"__future__", "collections", "dataclasses", "datetime", "enum", "functools", "math", "types",
-          "typing"}
+STDLIB = {"__future__", "collections", "dataclasses", "datetime", "enum", "functools", "math",
+          "types", "typing"}
 
 
 def runtime_imports(module: str) -> set[str]:
