@@ -189,18 +189,24 @@ async def test_server_shutdown_closes_sockets_with_1001():
             await server.stopped.wait()
 
 
+async def _raw_upgrade(server, user: int) -> trio.SocketStream:
+    """A WebSocket upgrade by hand, over plain TCP: a peer that will never answer a ping."""
+    host, port = server.url.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    request = (f"GET /api/presence/subscribe?token={make_token(user)} HTTP/1.1\r\n"
+               f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n")
+    await stream.send_all(request.encode())
+    return stream
+
+
 async def test_a_dead_peer_is_detected_and_its_socket_closed():
     """hypercorn's pings alone never close a silent peer (pongs are dropped before the app);
     its read_timeout, which a live client's pongs keep resetting, does."""
     settings = test_settings(ws_ping_interval=0.2, dead_peer_timeout=1.0, **FAST)
     async with serving(settings) as server:
-        host, port = server.url.removeprefix("http://").split(":")
-        stream = await trio.open_tcp_stream(host, int(port))
-        request = (f"GET /api/presence/subscribe?token={make_token(2)} HTTP/1.1\r\n"
-                   f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n")
-        await stream.send_all(request.encode())
+        stream = await _raw_upgrade(server, 2)
         received = b""
         with trio.fail_after(5):  # read (without ever answering a ping) until the server hangs up
             while chunk := await stream.receive_some(65536):
@@ -217,13 +223,7 @@ async def test_regression_a_dead_peer_s_last_seen_is_its_last_activity_not_its_d
     minute after it went silent)."""
     settings = test_settings(ws_ping_interval=0.2, dead_peer_timeout=1.0, **FAST)
     async with serving(settings) as server:
-        host, port = server.url.removeprefix("http://").split(":")
-        stream = await trio.open_tcp_stream(host, int(port))
-        request = (f"GET /api/presence/subscribe?token={make_token(2)} HTTP/1.1\r\n"
-                   f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n")
-        await stream.send_all(request.encode())
+        stream = await _raw_upgrade(server, 2)
         sent = server.host.wall.now()
         with trio.fail_after(5):  # never answer a ping: found dead after dead_peer_timeout
             while await stream.receive_some(65536):
