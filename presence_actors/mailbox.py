@@ -67,25 +67,52 @@ class ReplySlot:
 
 
 class Refusal:
-    """The reply slot of a request nobody waits for (a WebSocket status frame): the answer
-    is dropped, a refusal (`RateLimited`, `ActorUnavailable`) goes to `on_error`, once.
+    """The reply slot of a request its sender does not wait for (a WebSocket status
+    frame): the answer is dropped, a refusal (`RateLimited`, `ActorUnavailable`) goes to
+    `on_error`, once.
 
     It saves the sender a deadline, a cancel scope and a task switch per request: under
     F4's 5,000 status frames a second, waiting for an answer that is almost always "done"
-    was about a fifth of the node's CPU (docs/benchmarks.md)."""
+    was about a fifth of the node's CPU (docs/benchmarks.md). A sender that must not run
+    ahead (a socket reads its next frame only once its last status frame is decided, so an
+    overloaded node slows its readers instead of queueing without bound) checks `decided`
+    and calls `wait` only when it is not: the event is made only then."""
 
-    __slots__ = ("_on_error",)
+    __slots__ = ("_decided", "_on_error", "_waiter")
 
     def __init__(self, on_error: Callable[[BaseException], None]) -> None:
         self._on_error: Callable[[BaseException], None] | None = on_error
+        self._decided = False
+        self._waiter: trio.Event | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self._decided
 
     def set(self, value: Any) -> None:
-        self._on_error = None
+        self._settle(None)
 
     def fail(self, error: BaseException) -> None:
+        self._settle(error)
+
+    def _settle(self, error: BaseException | None) -> None:
+        if self._decided:
+            return
+        self._decided = True
         on_error, self._on_error = self._on_error, None
-        if on_error is not None:
+        if self._waiter is not None:
+            self._waiter.set()
+        if error is not None and on_error is not None:
             on_error(error)
+
+    async def wait(self, timeout: float) -> bool:
+        """Until the actor decided, at most `timeout` seconds; whether it did."""
+        if not self._decided:
+            if self._waiter is None:
+                self._waiter = trio.Event()
+            with trio.move_on_after(timeout):
+                await self._waiter.wait()
+        return self._decided
 
 
 class ActorGone(Exception):

@@ -142,10 +142,11 @@ class PresenceService:
         device_id: str,
         status: PresenceStatus,
         on_refused: Callable[[BaseException], None],
-    ) -> None:
+    ) -> Refusal:
         """`set_status` without waiting for the answer (a WebSocket status frame, which
         has no reply when accepted): queued at once, in order with the device's other
-        frames; a refusal reaches `on_refused` when the actor decides it.
+        frames; a refusal reaches `on_refused` when the actor decides it. Returns the
+        request's slot (`decided`, `wait`) for a sender that must not run ahead of it.
 
         Raises:
             RateLimited: refused by the cluster-wide limit (asked before queueing).
@@ -162,8 +163,9 @@ class PresenceService:
                 counters.rate_limited += 1
             on_refused(error)
 
-        message = user_rules.SetStatus(device_id, status, Refusal(refused), admitted)
-        self.registry.tell(USER, user_id, message)
+        slot = Refusal(refused)
+        self.registry.tell(USER, user_id, user_rules.SetStatus(device_id, status, slot, admitted))
+        return slot
 
     async def touch(self, user_id: int, device_id: str) -> None:
         """Activity on a device (a typing POST, a WebSocket frame): it extends the device,

@@ -30,11 +30,13 @@ RATE_LIMITED_FRAMES = error_frame("rate_limited", "Too many frames; slow down")
 
 
 async def answer(service, user: int, device: str, data: bytes, timeout: float,
-                 on_rate_limited=lambda: None, later=lambda frame: None) -> bytes | None:
+                 on_rate_limited=lambda: None, later=lambda frame: None,
+                 posted=lambda slot: None) -> bytes | None:
     """Apply one client frame; the reply frame, if any. `timeout`: the service's deadline.
 
     A status frame is posted, not awaited (`service.post_status`): accepted, it has no
-    reply, and a refusal the actor decides later reaches the socket through `later`."""
+    reply, and a refusal the actor decides later reaches the socket through `later`;
+    `posted` gets the request's slot (the session waits on it before its next frame)."""
     try:
         frame = _parse(data)
         if frame is _PING:  # most frames: no deadline, `touch` never waits
@@ -45,8 +47,9 @@ async def answer(service, user: int, device: str, data: bytes, timeout: float,
             def refused(error: BaseException) -> None:
                 later(refusal_frame(error, on_rate_limited))
 
-            await service.post_status(user, device, frame.status, refused)  # the cluster
-            return None  # limiter, if any, bounds its own wait (50 ms)
+            # The cluster limiter, if any, bounds its own wait (50 ms).
+            posted(await service.post_status(user, device, frame.status, refused))
+            return None
         with trio.fail_after(timeout + 1.0):
             await service.touch(user, device)
             if isinstance(frame, PingFrame):

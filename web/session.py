@@ -56,9 +56,9 @@ class Writing(enum.Enum):
 
 
 class SocketSession:
-    __slots__ = ("__weakref__", "_budget", "_ended", "_first", "_reserved", "_subscription",
-                 "close_code", "device_id", "direct", "expiry", "host", "outbox", "ping_due",
-                 "raw", "scope", "send", "state", "user_id", "writing")
+    __slots__ = ("__weakref__", "_budget", "_ended", "_first", "_posted", "_reserved",
+                 "_subscription", "close_code", "device_id", "direct", "expiry", "host", "outbox",
+                 "ping_due", "raw", "scope", "send", "state", "user_id", "writing")
 
     def __init__(self, host, scope: dict, send, raw=None, direct: bool = False) -> None:
         self.host, self.scope, self.send, self.raw = host, scope, send, raw
@@ -69,6 +69,7 @@ class SocketSession:
         self.ping_due = self._reserved = False
         self.user_id, self.device_id, self.expiry = 0, "", 0.0
         self.outbox = self._subscription = self._first = self._ended = None
+        self._posted = None  # the last status frame's request, until the next frame
         self._budget = fresh_budget(trio.current_time(), host.settings.ws_frame_burst)
 
     @property
@@ -192,6 +193,9 @@ class SocketSession:
             self.close(TOO_BIG)
             return
         settings = host.settings
+        posted, self._posted = self._posted, None
+        if posted is not None and not posted.decided:  # an overloaded node: read no further
+            await posted.wait(settings.request_timeout)  # ahead of it than one status frame
         self._budget, verdict = spend(self._budget, trio.current_time(),
                                       settings.ws_frame_rate, settings.ws_frame_burst)
         if verdict is not Verdict.ACCEPT:
@@ -203,9 +207,13 @@ class SocketSession:
             return
         reply = await client_frames.answer(
             host.service, self.user_id, self.device_id, data, settings.request_timeout,
-            host.metrics.rate_limited.labels("websocket").inc, self._reply_error)
+            host.metrics.rate_limited.labels("websocket").inc, self._reply_error,
+            self._remember_post)
         if reply is not None:
             self.outbox.offer_reply("pong" if reply is client_frames.PONG else "error", reply)
+
+    def _remember_post(self, slot) -> None:
+        self._posted = slot
 
     def _reply_error(self, frame: bytes) -> None:
         """An error frame decided after `answer` returned (a refused status post)."""

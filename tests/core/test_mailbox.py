@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from presence_actors.errors import ActorUnavailable
-from presence_actors.mailbox import EXPIRED, ActorGone, Alarms, Mailbox, ReplySlot
+from presence_actors.mailbox import EXPIRED, ActorGone, Alarms, Mailbox, Refusal, ReplySlot
 
 
 def test_a_full_mailbox_refuses_without_waiting():
@@ -181,3 +181,29 @@ def test_stale_alarms_are_pruned():
     for k in range(5000):
         alarms.set(mailbox, float(k))  # each replaces the last: only one is live
     assert len(alarms) <= 1002
+
+
+# --- Refusal: the slot of a request nobody waits for (WebSocket status frames) --------------
+
+
+async def test_a_refusal_reaches_its_callback_once_and_an_answer_never(autojump_clock):
+    errors: list[BaseException] = []
+    accepted, refused = Refusal(errors.append), Refusal(errors.append)
+    accepted.set("a record")
+    refused.fail(ActorUnavailable("failing"))
+    refused.fail(ActorUnavailable("again"))  # decided already
+    assert accepted.decided and refused.decided
+    assert [str(e) for e in errors] == ["failing"]
+    assert await accepted.wait(1.0) and await refused.wait(1.0)  # no waiting once decided
+
+
+async def test_a_sender_waits_for_an_undecided_refusal_at_most_its_timeout(autojump_clock):
+    slot = Refusal(lambda error: None)
+    started = trio.current_time()
+    assert not await slot.wait(2.0)  # the actor never decided: the bound holds
+    assert trio.current_time() - started == pytest.approx(2.0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(slot.wait, 60.0)
+        await trio.testing.wait_all_tasks_blocked()
+        slot.set(None)  # decided: the waiter goes on at once
+    assert trio.current_time() - started == pytest.approx(2.0)

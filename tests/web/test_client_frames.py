@@ -69,18 +69,19 @@ class Posting(Service):
         super().__init__()
         self.error, self.refusals = error, []
 
-    async def post_status(self, user, device, status, on_refused) -> None:
+    async def post_status(self, user, device, status, on_refused):
         self.refusals.append(lambda: on_refused(self.error))
+        return "the slot"
 
 
 @pytest.mark.parametrize(("error", "code"), [(RateLimited(2), "rate_limited"),
                                              (ActorUnavailable("failing"), "unavailable")])
 async def test_a_status_frame_is_posted_and_its_refusal_arrives_later(error, code):
-    service, later, limited = Posting(error), [], []
+    service, later, limited, slots = Posting(error), [], [], []
     frame = b'{"type": "status", "status": "away"}'
     reply = await client_frames.answer(service, 7, "phone", frame, 1.0,
-                                       lambda: limited.append(1), later.append)
-    assert reply is None and later == []  # answered before the actor decided
+                                       lambda: limited.append(1), later.append, slots.append)
+    assert reply is None and later == [] and slots == ["the slot"]  # before the actor decided
     service.refusals[0]()
     assert [orjson.loads(f)["data"]["code"] for f in later] == [code]
     assert limited == ([1] if code == "rate_limited" else [])
