@@ -18,17 +18,8 @@ LIBRARIES = (
 )
 
 
-WANTED_FDS = 65_536  # F3's 20,000 sockets need a few more than 20,000 fds on each side
-
-
 def raise_nofile() -> int:
-    """Raise the soft fd limit to the hard one (children inherit it), and the hard one to
-    WANTED_FDS where the bench may (root: this VM's hard limit is exactly 20,000, which
-    left F3 312 sockets short of its target); return the limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < WANTED_FDS:
-        with contextlib.suppress(ValueError, OSError):  # not privileged: keep the hard limit
-            resource.setrlimit(resource.RLIMIT_NOFILE, (WANTED_FDS, WANTED_FDS))
+    """Raise the soft fd limit to the hard one (children inherit it); return the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
