@@ -25,7 +25,9 @@ class Timing:
     request_timeout: float = 5.0  # how long a caller waits for an actor's reply
     mailbox_size: int = 256
     max_sockets_per_user: int = 20
-    max_devices_per_user: int = 10  # live devices; a new one beyond is 429 (issue 8.12)
+    # Live devices; a new one beyond is 429 (issue 8.12). As many as sockets: the browser
+    # module makes one device per tab, and every socket a user may open can be a device.
+    max_devices_per_user: int = 20
     user_status_burst: int = 10  # status updates per user, all devices together ...
     user_status_rate: float = 1.0  # ... per second sustained (offline exempt; off with the above)
     directory_poll: float = 0.5  # read the store's directory version this often (0: never)

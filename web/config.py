@@ -113,7 +113,7 @@ class Settings:
     typing_burst: int = 5
     typing_rate: float = 1.0
     max_sockets_per_user: int = 20
-    max_devices_per_user: int = 10
+    max_devices_per_user: int = 20
     user_status_burst: int = 10
     user_status_rate: float = 1.0
     request_timeout: float = 5.0

@@ -573,31 +573,44 @@ def test_next_deadline_is_the_earliest_device_expiry():
 # --- one account cannot flood its watchers (issue 8 item 12) ----------------------------
 
 
+CAP = TIMING.max_devices_per_user  # 20, as many as sockets
+
+
 def ten_devices(at: float = 0) -> UserState:
     return run(*[(at + i * 0.1, SetStatus(f"d{i}", ONLINE)) for i in range(10)])
 
 
-def test_a_new_device_beyond_ten_live_ones_is_429_until_the_first_can_expire():
-    state = ten_devices()
-    state, effects = step(state, SetStatus("d10", ONLINE), T0 + 10)
+def all_devices() -> UserState:
+    """CAP live devices, d0 at T0 and one a second after it (the user's bucket admits
+    one a second once its burst of ten is spent)."""
+    return run(*[(float(i), SetStatus(f"d{i}", ONLINE)) for i in range(CAP)])
+
+
+def test_a_new_device_beyond_the_cap_is_429_until_the_first_can_expire():
+    state = all_devices()
+    state, effects = step(state, SetStatus("new", ONLINE), T0 + CAP)
     [refused] = replies(effects)
-    assert isinstance(refused, TooManyDevices) and refused.retry_after == 50  # d0: T0 + 60
-    assert set(live_devices(state, T0 + 10)) == {f"d{i}" for i in range(10)}
-    state, effects = step(state, SetStatus("d10", ONLINE), T0 + 60)  # d0 expired
+    assert isinstance(refused, TooManyDevices) and refused.retry_after == 60 - CAP  # d0: T0 + 60
+    assert set(live_devices(state, T0 + CAP)) == {f"d{i}" for i in range(CAP)}
+    state, effects = step(state, SetStatus("new", ONLINE), T0 + 60)  # d0 expired
     assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 60)]
 
 
-def test_a_device_already_live_may_post_when_the_user_has_ten():
-    _, effects = step(ten_devices(), SetStatus("d3", AWAY), T0 + 10)
-    assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + 10)]
+def test_a_device_already_live_may_post_when_the_user_has_the_cap():
+    _, effects = step(all_devices(), SetStatus("d3", AWAY), T0 + CAP)
+    assert replies(effects) == [PresenceRecord(USER, ONLINE, T0 + CAP)]
 
 
-def test_a_socket_or_activity_from_a_new_device_beyond_ten_is_refused():
-    state = ten_devices()
-    state, effects = step(state, Connect("d10"), T0 + 10)
+def test_a_socket_or_activity_from_a_new_device_beyond_the_cap_is_refused():
+    state = all_devices()
+    state, effects = step(state, Connect("new"), T0 + CAP)
     assert isinstance(replies(effects)[0], TooManySockets)
-    state, effects = step(state, Touch("d10"), T0 + 10)
-    assert "d10" not in live_devices(state, T0 + 10) and effects == []
+    state, effects = step(state, Touch("new"), T0 + CAP)
+    assert "new" not in live_devices(state, T0 + CAP) and effects == []
+
+
+def test_the_device_cap_lets_every_socket_a_user_may_open_be_a_device_of_its_own():
+    assert TIMING.max_devices_per_user >= TIMING.max_sockets_per_user
 
 
 def test_status_updates_of_one_user_are_a_burst_of_ten_then_one_per_second():
