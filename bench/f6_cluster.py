@@ -99,7 +99,11 @@ def drive(ctx: Context, drive_node, watch_node, nodes: list, rate: float) -> dic
         _expect(load, f6_load.WINDOW_END, sizes.seconds + 60)
         server_cpu = sum(n.cpu_seconds() for n in nodes) - sum(cpu0)
         delivered = sum(deliveries(n) for n in nodes) - delivered0
-        out, err = load.communicate(timeout=120)
+        # Not communicate(): it reads the raw pipe, and `_expect`'s readline may already
+        # hold the result line in the file's buffer. The result is one short line, so the
+        # load cannot block on a full pipe before it exits.
+        load.wait(timeout=120)
+        out, err = load.stdout.read(), load.stderr.read()
     finally:
         if load.poll() is None:
             load.kill()
